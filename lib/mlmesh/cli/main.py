@@ -1,0 +1,58 @@
+"""Entry point of the ``mlmesh`` CLI.
+
+Sub-commands live in sibling modules; each exposes
+``register(subparsers: argparse._SubParsersAction) -> None`` and sets
+``func=<callable(args) -> int>`` on its parsers. Modules are discovered, so a new
+command is one new file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+import mlmesh.cli as cli_pkg
+
+log = logging.getLogger("mlmesh.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlmesh",
+        description="Drive the local mlmesh stack: up, status, down, produce, features, "
+        "predict, search, rollout, alerts, train.",
+    )
+    parser.add_argument("--log-level", default="WARNING", help="log level for the CLI itself")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda m: m.name):
+        if info.name in {"main"} or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"mlmesh.cli.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from mlmesh.common.logging import configure_logging
+
+    configure_logging(service="mlmesh-cli", level=args.log_level, json_format=False)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

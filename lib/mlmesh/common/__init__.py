@@ -1,0 +1,1 @@
+"""Settings, logging, telemetry and process lifecycle shared by every service."""

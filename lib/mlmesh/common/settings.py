@@ -1,0 +1,87 @@
+"""Pydantic settings: the only place that reads the environment.
+
+Every service defines ONE ``Settings`` class that subclasses :class:`MeshSettings`
+with its own ``env_prefix`` (``MLMESH_INGEST_`` ...). Fields declared here are the
+mesh-wide ones; they read un-prefixed ``MLMESH_*`` variables (so one variable
+configures every service) and may be overridden per service with the prefixed
+name (``MLMESH_INGEST_KAFKA_BOOTSTRAP``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import AliasChoices, Field
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Mesh-wide fields: field name -> global env var.
+GLOBAL_FIELDS: dict[str, str] = {
+    "kafka_bootstrap": "MLMESH_KAFKA_BOOTSTRAP",
+    "state_dir": "MLMESH_STATE_DIR",
+    "log_level": "MLMESH_LOG_LEVEL",
+    "log_json": "MLMESH_LOG_JSON",
+    "milvus_uri": "MLMESH_MILVUS_URI",
+    "triton_grpc": "MLMESH_TRITON_GRPC",
+    "feast_repo": "MLMESH_FEAST_REPO",
+    "feast_online": "MLMESH_FEAST_ONLINE",
+    "redis_url": "MLMESH_REDIS_URL",
+    "kafka_security": "MLMESH_KAFKA_SECURITY",
+}
+
+
+class MeshSettings(BaseSettings):
+    """Base of every service's ``Settings``."""
+
+    model_config = SettingsConfigDict(env_prefix="MLMESH_", extra="ignore",
+                                      populate_by_name=True)
+
+    # The service's own name (telemetry resource, logs, transactional ids).
+    service_name: ClassVar[str] = "mlmesh"
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    state_dir: Path = Path(".mlmesh")
+    log_level: str = "INFO"
+    log_json: bool = True
+    milvus_uri: str = "http://127.0.0.1:19530"
+    triton_grpc: str = "127.0.0.1:18001"
+    feast_repo: Path = Path("services/features/feature_repo")
+    feast_online: str = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Extra librdkafka properties for every client, "k=v,k=v" (e.g. SASL/TLS).
+    kafka_security: str = ""
+    # Prometheus scrape port of this service's metrics (0 = disabled).
+    metrics_port: int = 0
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        prefix = str(cls.model_config.get("env_prefix", "MLMESH_"))
+        changed = False
+        for name, env in GLOBAL_FIELDS.items():
+            info: FieldInfo | None = cls.model_fields.get(name)
+            if info is None:
+                continue
+            choices = [f"{prefix}{name}".upper(), env] if prefix != "MLMESH_" else [env]
+            info.validation_alias = AliasChoices(*choices, name)
+            changed = True
+        if changed:
+            cls.model_rebuild(force=True)
+
+    def kafka_extra(self) -> dict[str, str]:
+        """``kafka_security`` parsed into librdkafka properties."""
+        out: dict[str, str] = {}
+        for part in filter(None, (p.strip() for p in self.kafka_security.split(","))):
+            key, _, value = part.partition("=")
+            out[key.strip()] = value.strip()
+        return out
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+
+def field(default: Any, description: str) -> Any:
+    """Shorthand for a documented settings field."""
+    return Field(default, description=description)

@@ -1,0 +1,1 @@
+"""gRPC server base: health, reflection, interceptors, graceful stop."""

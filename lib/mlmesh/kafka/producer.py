@@ -1,0 +1,91 @@
+"""A producer that never loses a record silently.
+
+``poll(0)`` after each produce serves delivery reports; a full local queue
+(``BufferError``) is back-pressure: we serve callbacks until there is room;
+every delivery report is checked, failures are counted and surfaced by
+:meth:`MeshProducer.flush`, which also runs at close.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+log = logging.getLogger(__name__)
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+class DeliveryError(RuntimeError):
+    """Some records were not acknowledged by the broker."""
+
+    def __init__(self, errors: list[KafkaError]) -> None:
+        super().__init__(f"{len(errors)} record(s) failed delivery; first: {errors[0]}")
+        self.errors = errors
+
+
+class MeshProducer:
+    def __init__(self, config: dict[str, Any], producer: Producer | None = None) -> None:
+        self._producer = producer if producer is not None else Producer(config)
+        self._lock = threading.Lock()
+        self._errors: list[KafkaError] = []
+        self.delivered = 0
+
+    @property
+    def raw(self) -> Producer:
+        return self._producer
+
+    def _on_delivery(self, user_cb: DeliveryCallback | None) -> DeliveryCallback:
+        def cb(err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                with self._lock:
+                    self._errors.append(err)
+                log.error("delivery failed", extra={"topic": msg.topic(), "error": str(err)})
+            else:
+                self.delivered += 1
+            if user_cb is not None:
+                user_cb(err, msg)
+
+        return cb
+
+    def produce(self, topic: str, value: bytes, key: str | bytes | None = None,
+                headers: list[tuple[str, bytes]] | None = None,
+                on_delivery: DeliveryCallback | None = None,
+                partition: int | None = None) -> None:
+        cb = self._on_delivery(on_delivery)
+        kwargs: dict[str, Any] = {"key": key, "headers": headers, "on_delivery": cb}
+        if partition is not None:
+            kwargs["partition"] = partition
+        while True:
+            try:
+                self._producer.produce(topic, value, **kwargs)
+                break
+            except BufferError:
+                # Local queue full: back-pressure. Serve delivery reports to make room.
+                self._producer.poll(0.05)
+        self._producer.poll(0)
+
+    def poll(self, timeout: float = 0) -> int:
+        return int(self._producer.poll(timeout))
+
+    def take_errors(self) -> list[KafkaError]:
+        with self._lock:
+            errors, self._errors = self._errors, []
+        return errors
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait for every outstanding delivery report; raise if any failed or
+        some are still outstanding after ``timeout``."""
+        remaining = self._producer.flush(timeout)
+        errors = self.take_errors()
+        if errors:
+            raise DeliveryError(errors)
+        if remaining:
+            raise TimeoutError(f"{remaining} record(s) still in flight after {timeout}s")
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.flush(timeout)

@@ -1,0 +1,46 @@
+"""Protobuf (de)serialisation with clear errors, and the proto3 JSON mapping."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+
+M = TypeVar("M", bound=Message)
+
+
+class SerdeError(ValueError):
+    """A payload that cannot be decoded; ``error_class`` names the kind."""
+
+    def __init__(self, error_class: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error_class = error_class
+        self.reason = reason
+
+
+def decode(cls: type[M], data: bytes | None) -> M:
+    if not data:
+        raise SerdeError("decode", f"empty payload, expected {cls.DESCRIPTOR.full_name}")
+    msg = cls()
+    try:
+        msg.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise SerdeError("decode", f"not a valid {cls.DESCRIPTOR.full_name}: {exc}") from exc
+    return msg
+
+
+def from_json(cls: type[M], obj: dict[str, Any] | str) -> M:
+    msg = cls()
+    try:
+        if isinstance(obj, str):
+            json_format.Parse(obj, msg)
+        else:
+            json_format.ParseDict(obj, msg)
+    except json_format.ParseError as exc:
+        raise SerdeError("json", str(exc)) from exc
+    return msg
+
+
+def to_json_dict(msg: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(msg, preserving_proto_field_name=True)

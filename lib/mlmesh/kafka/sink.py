@@ -1,0 +1,170 @@
+"""The at-least-once + idempotent-write loop, for hops that write to a store.
+
+A batch is read (read_committed), handed to ``handle_batch`` which writes it to
+the store idempotently (keyed by event/chunk id), then the offsets are committed
+synchronously. A crash between write and commit replays the batch, and the
+idempotent write makes the replay a no-op: exactly-once in effect.
+
+When the store is unavailable ``handle_batch`` raises; the loop pauses the
+assignment (staying in the group), backs off exponentially and retries the
+same batch: nothing is skipped. Records the handler rejects go to
+``<topic>.dlq`` (flushed) before the offsets that cover them are committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from mlmesh.common.lifecycle import StopSignal
+from mlmesh.kafka.dlq import dead_letter, dlq_topic
+from mlmesh.kafka.producer import MeshProducer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Rejected:
+    """A record the handler could not accept, and why."""
+
+    msg: Message
+    error_class: str
+    reason: str
+    record_id: str = ""
+
+
+@dataclass
+class SinkStats:
+    consumed: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    retries: int = 0
+    last_error: str = ""
+    paused: bool = False
+    history: list[int] = field(default_factory=list)
+
+
+BatchHandler = Callable[[list[Message]], list[Rejected]]
+
+
+class SinkLoop:
+    def __init__(self, *, consumer_config: dict[str, Any], topics: list[str],
+                 handle_batch: BatchHandler, service: str, stop: StopSignal,
+                 dlq_producer: MeshProducer, batch_size: int = 500, poll_timeout: float = 0.2,
+                 max_backoff: float = 10.0, consumer: Consumer | None = None) -> None:
+        self.topics = topics
+        self.handle_batch = handle_batch
+        self.service = service
+        self.stop = stop
+        self.dlq = dlq_producer
+        self.batch_size = batch_size
+        self.poll_timeout = poll_timeout
+        self.max_backoff = max_backoff
+        self.consumer = consumer if consumer is not None else Consumer(consumer_config)
+        self.stats = SinkStats()
+
+    def run(self) -> SinkStats:
+        self.consumer.subscribe(self.topics)
+        log.info("sink loop started", extra={"topics": ",".join(self.topics)})
+        try:
+            while not self.stop.is_set():
+                msgs = self.consumer.consume(self.batch_size, self.poll_timeout)
+                batch = [m for m in msgs if self._usable(m)]
+                if batch and not self._process(batch):
+                    break  # stopped while retrying: nothing committed, nothing lost
+        finally:
+            self._close()
+        return self.stats
+
+    def _usable(self, msg: Message) -> bool:
+        err = msg.error()
+        if err is None:
+            return True
+        if err.code() == KafkaError._PARTITION_EOF:
+            return False
+        if err.fatal():
+            raise KafkaException(err)
+        log.warning("consumer error", extra={"error": str(err)})
+        return False
+
+    def _process(self, batch: list[Message]) -> bool:
+        backoff = 0.2
+        while True:
+            try:
+                rejected = self.handle_batch(batch)
+                break
+            except Exception as exc:  # noqa: BLE001 - store down: retry, never skip
+                self.stats.retries += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("batch write failed; pausing and retrying",
+                            extra={"error": self.stats.last_error, "backoff_s": backoff})
+                if not self._pause_for(backoff):
+                    return False
+                backoff = min(backoff * 2, self.max_backoff)
+        for item in rejected:
+            record = dead_letter(original=item.msg.value(), key=item.msg.key(),
+                                 source_topic=item.msg.topic(), partition=item.msg.partition(),
+                                 offset=item.msg.offset(), error_class=item.error_class,
+                                 reason=item.reason, service=self.service,
+                                 record_id=item.record_id)
+            self.dlq.produce(dlq_topic(item.msg.topic()), record.SerializeToString(),
+                             item.msg.key(), list(item.msg.headers() or []))
+        if rejected:
+            self.dlq.flush(30)
+        self._commit(batch)
+        self.stats.consumed += len(batch)
+        self.stats.dead_lettered += len(rejected)
+        self.stats.batches += 1
+        return True
+
+    def _pause_for(self, seconds: float) -> bool:
+        assignment = self.consumer.assignment()
+        if assignment:
+            self.consumer.pause(assignment)
+        self.stats.paused = True
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                if self.stop.is_set():
+                    return False
+                self.consumer.poll(0.05)  # keeps group membership; paused: no records
+        finally:
+            assignment = self.consumer.assignment()
+            if assignment:
+                self.consumer.resume(assignment)
+            self.stats.paused = False
+        return True
+
+    def _commit(self, batch: list[Message]) -> None:
+        owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        last: dict[tuple[str, int], int] = {}
+        for msg in batch:
+            last[(msg.topic(), msg.partition())] = msg.offset()
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items() if (t, p) in owned]
+        if not offsets:
+            return  # revoked meanwhile: the new owner replays; writes are idempotent
+        while True:
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+                return
+            except KafkaException as exc:
+                err: KafkaError = exc.args[0]
+                if err.retriable():
+                    time.sleep(0.2)
+                    continue
+                # e.g. rebalance in progress / unknown member: the batch will be
+                # replayed by the next owner; idempotent writes make that safe.
+                log.warning("offset commit failed", extra={"error": str(err)})
+                return
+
+    def _close(self) -> None:
+        try:
+            self.dlq.flush(30)
+        finally:
+            self.consumer.close()
+        log.info("sink loop stopped", extra={"consumed": self.stats.consumed})

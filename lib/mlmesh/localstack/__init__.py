@@ -1,0 +1,1 @@
+"""Launchers that run the mesh's real servers as local processes (no Docker)."""
