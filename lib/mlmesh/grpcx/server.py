@@ -69,7 +69,7 @@ class GrpcServer:
         for dep, probe in self.dependencies.items():
             try:
                 up = bool(probe())
-            except Exception:  # noqa: BLE001 - a failing probe means "down"
+            except Exception:
                 up = False
             if self.dependency_state.get(dep) != up:
                 log.log(logging.INFO if up else logging.WARNING, "dependency state",
@@ -93,7 +93,7 @@ class GrpcServer:
         self._stop.set()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
-        log.info("grpc server stopped", extra={"name": self.name})
+        log.info("grpc server stopped", extra={"server": self.name})
 
     def wait(self, timeout: float | None = None) -> bool:
         return bool(self.server.wait_for_termination(timeout))

@@ -23,6 +23,7 @@ def producer_config(bootstrap: str, client_id: str, *, transactional_id: str | N
     if transactional_id:
         cfg["transactional.id"] = transactional_id
         cfg["transaction.timeout.ms"] = 60000
+        cfg["message.timeout.ms"] = 60000  # must not exceed the transaction timeout
     cfg.update(extra or {})
     cfg.update({k.replace("_", "."): v for k, v in overrides.items()})
     return cfg

@@ -23,7 +23,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from mlmesh.common.lifecycle import StopSignal
-from mlmesh.kafka.dlq import dead_letter, dlq_topic
+from mlmesh.kafka.dlq import coords, dead_letter_for, headers_of
 from mlmesh.kafka.serde import SerdeError
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,8 @@ class TransactionalLoop:
     def _process(self, batch: list[Message]) -> None:
         starts: dict[tuple[str, int], int] = {}
         for msg in batch:
-            starts.setdefault((msg.topic(), msg.partition()), msg.offset())
+            topic, partition, offset = coords(msg)
+            starts.setdefault((topic, partition), offset)
         self.producer.begin_transaction()
         produced = dead = 0
         try:
@@ -127,7 +128,7 @@ class TransactionalLoop:
         except SerdeError as exc:
             self._dead_letter(msg, exc.error_class, exc.reason)
             return 0, 1
-        except Exception as exc:  # noqa: BLE001 - a poison record must not stop the loop
+        except Exception as exc:
             log.exception("transform failed; dead-lettering the record")
             self._dead_letter(msg, "processing", f"{type(exc).__name__}: {exc}")
             return 0, 1
@@ -136,17 +137,15 @@ class TransactionalLoop:
         return len(outputs), 0
 
     def _dead_letter(self, msg: Message, error_class: str, reason: str) -> None:
-        record = dead_letter(original=msg.value(), key=msg.key(), source_topic=msg.topic(),
-                             partition=msg.partition(), offset=msg.offset(),
-                             error_class=error_class, reason=reason, service=self.service)
-        self._produce(dlq_topic(msg.topic()), record.SerializeToString(), msg.key(),
-                      list(msg.headers() or []))
+        topic, value = dead_letter_for(msg, error_class=error_class, reason=reason,
+                                       service=self.service)
+        self._produce(topic, value, msg.key(), headers_of(msg))
 
     def _produce(self, topic: str, value: bytes, key: str | bytes | None,
                  headers: list[tuple[str, bytes]] | None) -> None:
         while True:
             try:
-                self.producer.produce(topic, value, key=key, headers=headers)
+                self.producer.produce(topic, value, key=key, headers=headers)  # type: ignore[arg-type]
                 break
             except BufferError:
                 self.producer.poll(0.05)
@@ -155,7 +154,8 @@ class TransactionalLoop:
     def _next_offsets(self, batch: list[Message]) -> list[TopicPartition]:
         last: dict[tuple[str, int], int] = {}
         for msg in batch:
-            last[(msg.topic(), msg.partition())] = msg.offset()
+            topic, partition, offset = coords(msg)
+            last[(topic, partition)] = offset
         return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
     def _commit(self, offsets: list[TopicPartition]) -> bool:

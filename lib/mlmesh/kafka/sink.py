@@ -22,7 +22,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from mlmesh.common.lifecycle import StopSignal
-from mlmesh.kafka.dlq import dead_letter, dlq_topic
+from mlmesh.kafka.dlq import coords, dead_letter_for, headers_of
 from mlmesh.kafka.producer import MeshProducer
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class SinkLoop:
             try:
                 rejected = self.handle_batch(batch)
                 break
-            except Exception as exc:  # noqa: BLE001 - store down: retry, never skip
+            except Exception as exc:
                 self.stats.retries += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("batch write failed; pausing and retrying",
@@ -107,13 +107,12 @@ class SinkLoop:
                     return False
                 backoff = min(backoff * 2, self.max_backoff)
         for item in rejected:
-            record = dead_letter(original=item.msg.value(), key=item.msg.key(),
-                                 source_topic=item.msg.topic(), partition=item.msg.partition(),
-                                 offset=item.msg.offset(), error_class=item.error_class,
-                                 reason=item.reason, service=self.service,
-                                 record_id=item.record_id)
-            self.dlq.produce(dlq_topic(item.msg.topic()), record.SerializeToString(),
-                             item.msg.key(), list(item.msg.headers() or []))
+            topic, value = dead_letter_for(item.msg, error_class=item.error_class,
+                                           reason=item.reason, service=self.service,
+                                           record_id=item.record_id)
+            key = item.msg.key()
+            self.dlq.produce(topic, value, key if isinstance(key, bytes | str) else None,
+                             headers_of(item.msg))
         if rejected:
             self.dlq.flush(30)
         self._commit(batch)
@@ -144,7 +143,8 @@ class SinkLoop:
         owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         last: dict[tuple[str, int], int] = {}
         for msg in batch:
-            last[(msg.topic(), msg.partition())] = msg.offset()
+            topic, partition, offset = coords(msg)
+            last[(topic, partition)] = offset
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items() if (t, p) in owned]
         if not offsets:
             return  # revoked meanwhile: the new owner replays; writes are idempotent

@@ -145,7 +145,7 @@ def wait_until(probe: object, timeout: float, what: str, log: Path | None = None
         try:
             if probe():  # type: ignore[operator]
                 return
-        except Exception as exc:  # noqa: BLE001 - probing a server that may be down
+        except Exception as exc:
             last_exc = exc
         time.sleep(interval)
     tail = log_tail(log) if log else ""

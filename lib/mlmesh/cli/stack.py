@@ -1,0 +1,149 @@
+"""``mlmesh up | status | down | topics``: drive the local stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _names(raw: str | None) -> list[str] | None:
+    if not raw:
+        return None
+    return [n.strip() for n in raw.split(",") if n.strip()]
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from mlmesh.localstack import stack
+
+    out = _console()
+    try:
+        started = stack.up(_names(args.only), timeout=args.timeout)
+    except (RuntimeError, TimeoutError, ValueError) as exc:
+        out.print(f"[red]up failed:[/red] {exc}")
+        out.print("Stop what did start with: mlmesh down")
+        return 1
+    for st in started:
+        addrs = "  ".join(f"{k}={v}" for k, v in st.addresses.items())
+        out.print(f"[green]up[/green]  {st.name:<12} {addrs}")
+    return 0
+
+
+def _components_table(data: dict[str, Any]) -> Table:
+    table = Table(title=f"mlmesh stack ({data['state_dir']})", title_justify="left")
+    for col in ("component", "state", "pid", "address", "detail"):
+        table.add_column(col, no_wrap=col != "detail")
+    for c in data["components"]:
+        state = ("[green]healthy[/green]" if c["healthy"]
+                 else "[yellow]unhealthy[/yellow]" if c["running"] else "[dim]stopped[/dim]")
+        addrs = "\n".join(f"{k}={v}" for k, v in c["addresses"].items())
+        table.add_row(c["name"], state, str(c["pid"] or "-"), addrs, c["detail"])
+    return table
+
+
+def _topics_table(topics: list[dict[str, Any]]) -> Table:
+    table = Table(title="topics", title_justify="left")
+    table.add_column("topic")
+    table.add_column("partitions", justify="right")
+    table.add_column("messages", justify="right")
+    table.add_column("end offsets")
+    for t in topics:
+        table.add_row(t["name"], str(t["partitions"]), str(t["messages"]),
+                      ",".join(str(o) for o in t["end_offsets"]))
+    return table
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from mlmesh.localstack import stack
+
+    data: dict[str, Any] = stack.status(with_topics=not args.no_topics).to_dict()
+    if args.json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        out = _console()
+        out.print(_components_table(data))
+        if data["topics"]:
+            out.print(_topics_table(data["topics"]))
+        if data["topics_error"]:
+            out.print(f"[red]topics: {data['topics_error']}[/red]")
+    comps = data["components"]
+    return 0 if all(c["healthy"] or not c["running"] for c in comps) else 1
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from mlmesh.localstack import stack
+
+    out = _console()
+    report = stack.down(_names(args.only), timeout=args.timeout)
+    for name in report.stopped:
+        out.print(f"[green]down[/green] {name}")
+    if not report.stopped:
+        out.print("nothing was running")
+    for left in report.leftovers:
+        out.print(f"[red]leftover:[/red] {left}")
+    return 0 if report.clean else 1
+
+
+def cmd_topics_create(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mlmesh.kafka.topics import ensure_topics, load_topics
+    from mlmesh.localstack.stack import StackContext
+
+    bootstrap = args.bootstrap or StackContext().kafka_bootstrap
+    specs = load_topics(Path(args.file) if args.file else None)
+    created = ensure_topics(bootstrap, specs, timeout=args.timeout)
+    _console().print(f"{len(specs)} topics declared, {len(created)} created"
+                     + (f": {', '.join(created)}" if created else ""))
+    return 0
+
+
+def cmd_topics_list(args: argparse.Namespace) -> int:
+    from mlmesh.kafka.topics import describe_topics
+    from mlmesh.localstack.stack import StackContext
+
+    bootstrap = args.bootstrap or StackContext().kafka_bootstrap
+    topics = [t.to_dict() for t in describe_topics(bootstrap, include_internal=args.all)]
+    if args.json:
+        sys.stdout.write(json.dumps(topics, indent=2) + "\n")
+    else:
+        _console().print(_topics_table(topics))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("up", help="start the local stack (Kafka first), wait until healthy")
+    p.add_argument("--only", help="comma-separated components, e.g. kafka,milvus")
+    p.add_argument("--timeout", type=float, default=180.0, help="per component, seconds")
+    p.set_defaults(func=cmd_up)
+
+    p = subparsers.add_parser("status", help="each component's address and health, and topics")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-topics", action="store_true", help="skip topic offsets")
+    p.set_defaults(func=cmd_status)
+
+    p = subparsers.add_parser("down", help="stop the stack; fails if a process or port is left")
+    p.add_argument("--only", help="comma-separated components")
+    p.add_argument("--timeout", type=float, default=30.0, help="per component, seconds")
+    p.set_defaults(func=cmd_down)
+
+    p = subparsers.add_parser("topics", help="apply deploy/topics.yaml, list topics")
+    tsub = p.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
+    c = tsub.add_parser("create", help="create/alter topics from topics.yaml (idempotent)")
+    c.add_argument("--file", help="topics file (default deploy/topics.yaml)")
+    c.add_argument("--bootstrap", help="default $MLMESH_KAFKA_BOOTSTRAP or 127.0.0.1:19092")
+    c.add_argument("--timeout", type=float, default=60.0)
+    c.set_defaults(func=cmd_topics_create)
+    c = tsub.add_parser("list", help="topics with partitions and end offsets")
+    c.add_argument("--bootstrap", help="default $MLMESH_KAFKA_BOOTSTRAP or 127.0.0.1:19092")
+    c.add_argument("--all", action="store_true", help="include internal topics")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_topics_list)

@@ -1,0 +1,172 @@
+"""A real Milvus server as a local process: milvus-lite 2.4.12's C++ binary in
+server mode, serving many client processes over gRPC on 127.0.0.1.
+
+``milvus_lite.server.Server`` is an internal class; this module is the only
+place that touches it. It runs as ``python -m mlmesh.localstack.milvus serve
+--db <file> --port <port>``, which blocks until SIGTERM/SIGINT and then stops the
+milvus binary (in address mode milvus-lite does not stop it on its own).
+
+Limits of milvus-lite 2.4 (field notes): indexes FLAT, IVF_FLAT, AUTOINDEX; no
+filtering on a partition-key field (keep ``user_id`` a plain scalar field); one
+server process per data directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from mlmesh.localstack.base import (
+    ComponentStatus,
+    ProcessRecord,
+    log_tail,
+    pid_alive,
+    port_open,
+    spawn,
+    terminate,
+    wait_until,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DB_NAME = "mlmesh.db"
+log = logging.getLogger("mlmesh.localstack.milvus")
+
+
+def probe(uri: str, timeout: float = 3.0) -> list[str]:
+    """The collection names, or an exception if the server does not answer."""
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(uri=uri, timeout=timeout)
+    try:
+        return list(client.list_collections())
+    finally:
+        client.close()
+
+
+class MilvusComponent:
+    def __init__(self, state_dir: Path | str, port: int = 19530, name: str = "milvus",
+                 python: str | None = None) -> None:
+        self.name = name
+        self.state_dir = Path(state_dir).resolve()
+        self.port = port
+        self.python = python or sys.executable
+        self.data_dir = self.state_dir / "milvus" / name
+        self.db_path = self.data_dir / DB_NAME
+        self.run_dir = self.state_dir / "run"
+        self.log_path = self.state_dir / "logs" / f"{name}.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _healthy(self) -> bool:
+        try:
+            probe(self.uri, timeout=2.0)
+            return True
+        except Exception:
+            return False
+
+    def start(self, timeout: float = 60.0) -> None:
+        record = ProcessRecord.load(self.run_dir, self.name)
+        if record and pid_alive(record.pid):
+            if self._healthy():
+                return
+            terminate(record.pid)
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; cannot start {self.name}")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        paths = [str(REPO_ROOT / "lib")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        env["PYTHONPATH"] = ":".join(paths)
+        cmd = [self.python, "-m", "mlmesh.localstack.milvus", "serve",
+               "--db", str(self.db_path), "--port", str(self.port)]
+        proc = self._proc = spawn(cmd, self.log_path, env=env, cwd=self.data_dir)
+        ProcessRecord(self.name, proc.pid, {"uri": self.uri}, str(self.log_path),
+                      time.time()).save(self.run_dir)
+
+        def ready() -> bool:  # an exited server ends the wait at once
+            return proc.poll() is not None or (port_open(self.port) and self._healthy())
+
+        try:
+            wait_until(ready, timeout, "milvus", self.log_path, interval=0.3)
+            if proc.poll() is not None:
+                raise RuntimeError(f"milvus exited with {proc.returncode}:\n"
+                                   f"{log_tail(self.log_path)}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 30.0) -> None:
+        record = ProcessRecord.load(self.run_dir, self.name)
+        if record is None:
+            return
+        terminate(record.pid, timeout)
+        record.remove(self.run_dir)
+        if self._proc is not None and self._proc.pid == record.pid:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=5)  # reap our own child: no zombie left behind
+        self._proc = None
+
+    def status(self) -> ComponentStatus:
+        record = ProcessRecord.load(self.run_dir, self.name)
+        running = bool(record and pid_alive(record.pid))
+        healthy = running and self._healthy()
+        detail = "" if healthy else ("not running" if not running else "not answering")
+        return ComponentStatus(self.name, healthy, running, {"uri": self.uri}, detail,
+                               record.pid if record and running else None)
+
+
+def serve(db: Path, port: int) -> int:
+    """Run milvus-lite's server on 127.0.0.1:``port`` until SIGTERM/SIGINT."""
+    from milvus_lite.server import Server
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    server = Server(str(db), address=f"127.0.0.1:{port}")
+    if not server.init() or not server.start():
+        log.error("milvus-lite failed to start on port %d (db %s)", port, db)
+        return 1
+    child: subprocess.Popen[bytes] | None = server._p  # internal: the milvus binary
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("milvus-lite serving %s on 127.0.0.1:%d", db, port)
+    code = 0
+    while not stop.wait(0.5):
+        if child is not None and child.poll() is not None:
+            log.error("milvus binary exited with %s", child.returncode)
+            code = child.returncode or 1
+            break
+    if child is not None and child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    server.stop()
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlmesh.localstack.milvus")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run milvus-lite in server mode until SIGTERM")
+    s.add_argument("--db", type=Path, required=True)
+    s.add_argument("--port", type=int, default=19530)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format='{"ts":"%(asctime)s","level":"%(levelname)s","msg":"%(message)s"}')
+    return serve(args.db, args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

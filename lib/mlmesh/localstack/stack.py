@@ -1,0 +1,229 @@
+"""The local stack: which components exist, in which order, and up/status/down.
+
+Adding a component is one line in ``COMPONENTS``: a name, a factory
+``"module:function"`` (imported lazily, called with a :class:`StackContext`) and
+optionally a hook run after it is healthy. Entries start in list order and stop
+in reverse. A component can be switched off with ``MLMESH_STACK_<NAME>=0`` (or
+``enabled_by_default=False`` and ``MLMESH_STACK_<NAME>=1`` to switch it on).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from mlmesh.localstack.base import Component, ComponentStatus, pid_alive, port_open
+from mlmesh.localstack.paths import default_state_dir
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+
+
+@dataclass
+class StackContext:
+    """What factories get: where state lives and how to reach started components."""
+
+    state_dir: Path = field(default_factory=default_state_dir)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.env.get("MLMESH_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP)
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.rsplit(":", 1)[1])
+
+    def service_env(self, **extra: str) -> dict[str, str]:
+        """The mesh-wide ``MLMESH_*`` variables every service process gets."""
+        env = {k: v for k, v in self.env.items() if k.startswith("MLMESH_")}
+        env.setdefault("MLMESH_KAFKA_BOOTSTRAP", self.kafka_bootstrap)
+        env["MLMESH_STATE_DIR"] = str(self.state_dir)
+        env.update(extra)
+        return env
+
+
+Factory = Callable[[StackContext], Component]
+Hook = Callable[[Component, StackContext], None]
+
+
+@dataclass(frozen=True)
+class ComponentEntry:
+    name: str
+    factory: str  # "package.module:function" taking a StackContext
+    after_start: str | None = None  # "package.module:function" (component, ctx)
+    enabled_by_default: bool = True
+
+    def enabled(self, ctx: StackContext) -> bool:
+        raw = ctx.env.get(f"MLMESH_STACK_{self.name.upper().replace('-', '_')}")
+        if raw is None:
+            return self.enabled_by_default
+        return raw.strip().lower() not in {"0", "false", "no", "off", ""}
+
+    def build(self, ctx: StackContext) -> Component:
+        return cast(Factory, _resolve(self.factory))(ctx)
+
+    def run_after_start(self, component: Component, ctx: StackContext) -> None:
+        if self.after_start:
+            cast(Hook, _resolve(self.after_start))(component, ctx)
+
+
+# Dependency order: Kafka first. Other launchers add one line each here.
+COMPONENTS: list[ComponentEntry] = [
+    ComponentEntry("kafka", "mlmesh.localstack.stack:kafka_factory",
+                   after_start="mlmesh.localstack.stack:create_declared_topics"),
+]
+
+
+def _resolve(ref: str) -> object:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def kafka_factory(ctx: StackContext) -> Component:
+    from mlmesh.localstack.kafka import KafkaComponent
+
+    port = ctx.kafka_port
+    return KafkaComponent(
+        ctx.state_dir, port=port,
+        controller_port=int(ctx.env.get("MLMESH_STACK_KAFKA_CONTROLLER_PORT", port + 1)),
+        heap=ctx.env.get("MLMESH_STACK_KAFKA_HEAP", "400m"),
+    )
+
+
+def create_declared_topics(component: Component, ctx: StackContext) -> None:
+    from mlmesh.kafka.topics import ensure_topics, load_topics
+
+    created = ensure_topics(ctx.kafka_bootstrap, load_topics())
+    log.info("declared topics applied", extra={"created": created})
+
+
+def entries(names: Sequence[str] | None = None,
+            registry: Sequence[ComponentEntry] | None = None) -> list[ComponentEntry]:
+    registry = COMPONENTS if registry is None else registry
+    if names is None:
+        return list(registry)
+    known = {e.name for e in registry}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ValueError(f"unknown components {unknown}; known: {sorted(known)}")
+    return [e for e in registry if e.name in set(names)]
+
+
+def up(components: Sequence[str] | None = None, ctx: StackContext | None = None,
+       timeout: float = 180.0,
+       registry: Sequence[ComponentEntry] | None = None) -> list[ComponentStatus]:
+    """Start the named (default: all enabled) components in order; block until
+    each is healthy. Explicitly named components start even if disabled."""
+    ctx = ctx or StackContext()
+    result = []
+    for entry in entries(components, registry):
+        if components is None and not entry.enabled(ctx):
+            log.info("component disabled", extra={"component": entry.name})
+            continue
+        comp = entry.build(ctx)
+        t0 = time.monotonic()
+        comp.start(timeout=timeout)
+        entry.run_after_start(comp, ctx)
+        log.info("component up", extra={"component": entry.name,
+                                        "seconds": round(time.monotonic() - t0, 2)})
+        result.append(comp.status())
+    return result
+
+
+@dataclass
+class DownReport:
+    stopped: list[str]
+    leftovers: list[str]  # "name: pid N alive" / "name: port P open"
+
+    @property
+    def clean(self) -> bool:
+        return not self.leftovers
+
+
+_PORT_RE = re.compile(r":(\d{1,5})(?:/|$)")
+
+
+def _ports(status: ComponentStatus) -> list[int]:
+    """Ports named in a status' addresses ("host:port", "http://host:port/...")."""
+    return [int(m.group(1)) for a in status.addresses.values() if (m := _PORT_RE.search(a))]
+
+
+def down(components: Sequence[str] | None = None, ctx: StackContext | None = None,
+         timeout: float = 30.0, registry: Sequence[ComponentEntry] | None = None,
+         ) -> DownReport:
+    """Stop components in reverse order (all registered ones, enabled or not),
+    then check that no process of theirs is alive and no port of theirs open."""
+    ctx = ctx or StackContext()
+    stopped: list[str] = []
+    leftovers: list[str] = []
+    for entry in reversed(entries(components, registry)):
+        comp = entry.build(ctx)
+        before = comp.status()
+        if before.running:
+            comp.stop(timeout=timeout)
+            stopped.append(entry.name)
+        after = comp.status()
+        if before.pid is not None and pid_alive(before.pid):
+            leftovers.append(f"{entry.name}: pid {before.pid} alive")
+        if after.running:
+            leftovers.append(f"{entry.name}: still running (pid {after.pid})")
+        if before.running:  # only ports we know were ours
+            deadline = time.monotonic() + 5
+            for port in _ports(before):
+                while port_open(port) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                if port_open(port):
+                    leftovers.append(f"{entry.name}: port {port} open")
+    return DownReport(stopped, leftovers)
+
+
+def _safe_status(entry: ComponentEntry, ctx: StackContext) -> ComponentStatus:
+    """A component whose factory fails (missing model, package...) is reported,
+    not fatal: status must always answer."""
+    try:
+        return entry.build(ctx).status()
+    except Exception as exc:  # one broken launcher must not hide the others
+        return ComponentStatus(entry.name, healthy=False, running=False,
+                               detail=f"unavailable: {exc!r}")
+
+
+@dataclass
+class StackStatus:
+    components: list[ComponentStatus]
+    topics: list[dict[str, object]]
+    kafka_bootstrap: str
+    state_dir: str
+    topics_error: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {"state_dir": self.state_dir, "kafka_bootstrap": self.kafka_bootstrap,
+                "components": [c.to_dict() for c in self.components],
+                "topics": self.topics, "topics_error": self.topics_error}
+
+
+def status(ctx: StackContext | None = None, with_topics: bool = True,
+           registry: Sequence[ComponentEntry] | None = None) -> StackStatus:
+    """Health of every registered component plus, if Kafka answers, each
+    topic's partitions and end offsets."""
+    ctx = ctx or StackContext()
+    comps = [_safe_status(e, ctx) for e in entries(None, registry)]
+    topics: list[dict[str, object]] = []
+    error = ""
+    kafka_ok = any(c.name == "kafka" and c.healthy for c in comps)
+    if with_topics and kafka_ok:
+        from mlmesh.kafka.topics import describe_topics
+
+        try:
+            topics = [t.to_dict() for t in describe_topics(ctx.kafka_bootstrap)]
+        except Exception as exc:  # status must always answer
+            error = repr(exc)
+    return StackStatus(comps, topics, ctx.kafka_bootstrap, str(ctx.state_dir), error)

@@ -1,0 +1,1 @@
+"""pytest plugins with fixtures that run the real servers (see tests/conftest.py)."""

@@ -1,0 +1,236 @@
+"""pytest plugin: a real Kafka broker for integration tests.
+
+Load with ``pytest_plugins = ["mlmesh.testing.kafka"]`` (or ``-p mlmesh.testing.kafka``).
+
+* ``kafka_bootstrap`` (session): ``$MLMESH_TEST_KAFKA_BOOTSTRAP`` if set (an
+  already running broker, e.g. ``mlmesh up``); else an ``apache/kafka`` 4.1
+  container when a Docker engine answers; else a local
+  :class:`~mlmesh.localstack.kafka.KafkaComponent` on free ports in a temp
+  state dir. ``MLMESH_TEST_KAFKA=local|docker`` forces one of the last two.
+* ``kafka_topic_factory`` / ``kafka_topic``: uniquely named, ready topics.
+* ``kafka_broker`` (function): a dedicated local broker with ``kill()`` and
+  ``restart()`` for crash tests (skipped when not using the local launcher).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlmesh.kafka.topics import TopicSpec, delete_topics, ensure_topics
+from mlmesh.localstack.base import free_port
+from mlmesh.localstack.kafka import KafkaComponent
+
+DOCKER_IMAGE = "apache/kafka:4.1.1"
+TopicFactory = Callable[..., str]
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers within 2 s (never raises)."""
+    try:
+        import docker
+
+        client: Any = docker.from_env(timeout=2)  # type: ignore[attr-defined]
+        return bool(client.ping())
+    except Exception:  # no engine, no socket, no package: all "no"
+        return False
+
+
+def _mode() -> str:
+    forced = os.environ.get("MLMESH_TEST_KAFKA", "").strip().lower()
+    if forced in {"local", "docker"}:
+        return forced
+    return "docker" if docker_available() else "local"
+
+
+def _two_free_ports() -> tuple[int, int]:
+    a = free_port()
+    b = free_port()
+    while b == a:
+        b = free_port()
+    return a, b
+
+
+def local_broker(state_dir: Path, name: str = "kafka") -> KafkaComponent:
+    port, controller_port = _two_free_ports()
+    return KafkaComponent(state_dir, port=port, controller_port=controller_port,
+                          heap=os.environ.get("MLMESH_TEST_KAFKA_HEAP", "400m"), name=name)
+
+
+def _docker_kafka() -> Iterator[str]:
+    """``testcontainers``' ``KafkaContainer`` targets Confluent images (its
+    ``with_kraft()`` rejects tag 4.x, its start script needs /etc/confluent), so
+    the official apache/kafka image runs as a generic container, configured by
+    the env vars that image documents."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+    host_port = free_port()
+    env = {
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{host_port}",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+        "KAFKA_TRANSACTION_MAX_TIMEOUT_MS": "900000",
+    }
+    image = os.environ.get("MLMESH_TEST_KAFKA_IMAGE", DOCKER_IMAGE)
+    container = DockerContainer(image).with_envs(**env).with_bind_ports(9092, host_port)
+    container.waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
+    with container:
+        yield f"127.0.0.1:{host_port}"
+
+
+def consume_all(bootstrap: str, topic: str, *, isolation: str = "read_committed",
+                timeout: float = 30.0) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) of ``topic`` from the beginning up to the end of each
+    partition (the LSO under read_committed), in partition then offset order."""
+    import time
+
+    from confluent_kafka import Consumer, KafkaError
+
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": f"consume-all-{uuid.uuid4().hex[:8]}",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False,
+        "isolation.level": isolation, "enable.partition.eof": True,
+    })
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.subscribe([topic])
+        at_eof: set[int] = set()
+        got: dict[int, list[tuple[bytes | None, bytes | None]]] = {p: [] for p in parts}
+        deadline = time.monotonic() + timeout
+        while len(at_eof) < len(parts):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: reached the end of {sorted(at_eof)} only")
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    at_eof.add(int(msg.partition() or 0))
+                    continue
+                raise RuntimeError(f"consume {topic}: {err}")
+            part = int(msg.partition() or 0)
+            at_eof.discard(part)
+            got[part].append((msg.key(), msg.value()))
+        return [kv for p in sorted(got) for kv in got[p]]
+    finally:
+        consumer.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_mode() -> str:
+    """``external``, ``docker`` or ``local``: how ``kafka_bootstrap`` is served."""
+    if os.environ.get("MLMESH_TEST_KAFKA_BOOTSTRAP"):
+        return "external"
+    return _mode()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_mode: str,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``host:port`` of a running single-node Kafka 4.1 (KRaft) broker."""
+    if kafka_mode == "external":
+        yield os.environ["MLMESH_TEST_KAFKA_BOOTSTRAP"]
+    elif kafka_mode == "docker":
+        yield from _docker_kafka()
+    else:
+        broker = local_broker(tmp_path_factory.mktemp("kafka-state"))
+        broker.start(timeout=180)
+        try:
+            yield broker.bootstrap
+        finally:
+            broker.stop()
+
+
+def _unique(request: pytest.FixtureRequest, prefix: str | None) -> str:
+    base = prefix or re.sub(r"[^A-Za-z0-9._-]+", "_", request.node.name)[:60]
+    return f"t.{base}.{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def kafka_topic_factory(kafka_bootstrap: str,
+                        request: pytest.FixtureRequest) -> Iterator[TopicFactory]:
+    """``make(partitions=1, config=None, prefix=None) -> name``: creates a
+    uniquely named topic, waits until it is usable, deletes it afterwards."""
+    made: list[str] = []
+
+    def make(partitions: int = 1, config: Mapping[str, Any] | None = None,
+             prefix: str | None = None) -> str:
+        name = _unique(request, prefix)
+        spec = TopicSpec(name, partitions, 1, {k: str(v) for k, v in (config or {}).items()})
+        ensure_topics(kafka_bootstrap, [spec], timeout=60)
+        made.append(name)
+        return name
+
+    yield make
+    with contextlib.suppress(Exception):  # a test may have killed the broker
+        delete_topics(kafka_bootstrap, made)
+
+
+@pytest.fixture
+def kafka_topic(kafka_topic_factory: TopicFactory) -> str:
+    """One fresh single-partition topic."""
+    return kafka_topic_factory()
+
+
+@dataclass
+class BrokerHandle:
+    """A dedicated local broker a test may crash and bring back."""
+
+    component: KafkaComponent
+
+    @property
+    def bootstrap(self) -> str:
+        return self.component.bootstrap
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, unflushed page cache stays with the OS."""
+        self.component.kill()
+
+    def stop(self) -> None:
+        self.component.stop()
+
+    def restart(self, timeout: float = 120.0) -> None:
+        """Start again on the same ports and data dir (after kill or stop)."""
+        self.component.stop()
+        self.component.start(timeout=timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self.component.status().running
+
+
+@pytest.fixture
+def kafka_broker(kafka_mode: str,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerHandle]:
+    """A broker of this test's own, with ``kill()``/``restart()``."""
+    if kafka_mode != "local":
+        pytest.skip(f"kafka_broker needs the local launcher (kafka_mode={kafka_mode}): "
+                    "a container or external broker cannot be SIGKILLed and restarted "
+                    "with its data by this fixture")
+    handle = BrokerHandle(local_broker(tmp_path_factory.mktemp("kafka-crash")))
+    handle.component.start(timeout=180)
+    try:
+        yield handle
+    finally:
+        handle.component.stop()

@@ -1,0 +1,1 @@
+"""mlmesh ingest: validates incoming events (gRPC and HTTP) and produces them."""

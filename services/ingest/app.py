@@ -1,0 +1,112 @@
+"""Wiring of the ingest service and its lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+
+from ingest.backpressure import LagGate, measure_lag
+from ingest.core import IngestCore, default_kinds
+from ingest.grpc_api import SERVICE, IngestServicer
+from ingest.http_api import HttpServer, make_handler
+from ingest.publisher import Publisher
+from ingest.settings import Settings
+from ingest.validation import Limits
+from mlmesh.common.lifecycle import StopSignal
+from mlmesh.common.logging import configure_logging
+from mlmesh.common.telemetry import init_telemetry
+from mlmesh.grpcx.server import GrpcServer
+from mlmesh.kafka.config import consumer_config, producer_config
+from mlmesh.kafka.producer import MeshProducer
+from mlmesh.ratelimit import KeyedLimiter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestApp:
+    settings: Settings
+    producer: MeshProducer
+    publisher: Publisher
+    gate: LagGate
+    grpc: GrpcServer
+    http: HttpServer
+    _poller_stop: threading.Event
+    _poller: threading.Thread
+    _watcher: Consumer
+
+    @classmethod
+    def build(cls, settings: Settings) -> IngestApp:
+        s = settings
+        extra = s.kafka_extra()
+        producer = MeshProducer(producer_config(s.kafka_bootstrap, "ingest", extra=extra))
+        limiter = KeyedLimiter(s.user_rate, s.user_burst)
+        publisher = Publisher(producer, "ingest", limiter, s.ack_timeout_s)
+        admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap, **extra})
+        watcher = Consumer(consumer_config(s.kafka_bootstrap, f"ingest-lag-{uuid.uuid4().hex[:8]}",
+                                           "ingest-lag", extra=extra))
+        topics = [s.events_topic, s.documents_topic, s.labels_topic]
+        groups = [g.strip() for g in s.lag_groups.split(",") if g.strip()] or None
+        gate = LagGate(lambda: measure_lag(admin, watcher, topics, groups), s.lag_threshold,
+                       s.lag_release_ratio, s.lag_interval_s)
+        limits = Limits(max_text_bytes=s.max_text_bytes, max_future_skew_s=s.max_future_skew_s,
+                        max_event_age_s=s.max_event_age_s)
+        core = IngestCore(publisher, default_kinds(*topics), limits, s.max_batch,
+                          lambda: gate.refusing, s.retry_after_s)
+
+        def kafka_up() -> bool:
+            md = admin.list_topics(timeout=2)
+            return s.events_topic in md.topics
+
+        servicer = IngestServicer(core)
+        grpc_server = GrpcServer(name="ingest", address=s.grpc_address, service_names=[SERVICE],
+                                 register=servicer.register, dependencies={"kafka": kafka_up},
+                                 max_message_bytes=s.max_request_bytes)
+        http = HttpServer(s.http_address, make_handler(
+            core, lambda: bool(grpc_server.dependency_state.get("kafka")), s.max_request_bytes))
+        stop = threading.Event()
+        poller = threading.Thread(target=cls._poll_loop, args=(producer, stop),
+                                  name="ingest-delivery", daemon=True)
+        return cls(s, producer, publisher, gate, grpc_server, http, stop, poller, watcher)
+
+    @staticmethod
+    def _poll_loop(producer: MeshProducer, stop: threading.Event) -> None:
+        while not stop.is_set():
+            producer.poll(0.05)
+
+    def start(self) -> None:
+        self._poller.start()
+        self.gate.start()
+        self.grpc.start()
+        self.http.start()
+        log.info("ingest ready", extra={"grpc": self.grpc.address, "http_port": self.http.port})
+
+    def stop(self) -> None:
+        """Stop taking requests, let in-flight ones finish, flush every record."""
+        self.grpc.stop(grace=5)
+        self.http.stop()
+        self.gate.stop()
+        self._watcher.close()
+        try:
+            self.producer.flush(30)
+        finally:
+            self._poller_stop.set()
+            self._poller.join(5)
+        log.info("ingest stopped", extra=self.publisher.counts)
+
+
+def main(settings: Settings | None = None) -> int:
+    s = settings or Settings()
+    configure_logging("ingest", s.log_level, s.log_json)
+    init_telemetry("ingest", s.metrics_port)
+    stop = StopSignal().install()
+    app = IngestApp.build(s)
+    app.start()
+    stop.wait()
+    app.stop()
+    return 0

@@ -1,0 +1,108 @@
+"""Validation rules for everything that enters the mesh. Each check returns the
+first problem as ``"field: reason"`` (the dead-letter reason and the caller's
+per-item error), or ``None`` when the record is valid."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
+
+ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+USER_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+ACTIONS = frozenset(user_event_pb2.Action.values()) - {user_event_pb2.ACTION_UNSPECIFIED}
+DEVICES = frozenset(user_event_pb2.Device.values())
+LABEL_KINDS = frozenset(label_pb2.LabelKind.values()) - {label_pb2.LABEL_KIND_UNSPECIFIED}
+MAX_AMOUNT = 1e9
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_text_bytes: int = 64 * 1024
+    max_future_skew_s: float = 300.0
+    max_event_age_s: float = 7 * 24 * 3600.0
+    max_attributes: int = 32
+    max_short_field: int = 128
+
+
+def _time(name: str, seconds: int, nanos: int, now_s: float, limits: Limits) -> str | None:
+    if seconds <= 0 and nanos <= 0:
+        return f"{name}: required"
+    t = seconds + nanos / 1e9
+    if t > now_s + limits.max_future_skew_s:
+        return f"{name}: {t - now_s:.0f}s in the future (max {limits.max_future_skew_s:.0f}s)"
+    if t < now_s - limits.max_event_age_s:
+        return f"{name}: older than {limits.max_event_age_s:.0f}s"
+    return None
+
+
+def _ids(kind: str, record_id: str, user_id: str) -> str | None:
+    if not record_id:
+        return f"{kind}: required"
+    if not ID_RE.match(record_id):
+        return f"{kind}: must match [A-Za-z0-9_.:-]{{1,128}}"
+    if not user_id:
+        return "user_id: required"
+    if not USER_RE.match(user_id):
+        return "user_id: must match [A-Za-z0-9_.:-]{1,64}"
+    return None
+
+
+def validate_event(e: user_event_pb2.UserEvent, now_s: float, limits: Limits) -> str | None:
+    problem = _ids("event_id", e.event_id, e.user_id)
+    if problem:
+        return problem
+    if e.action not in ACTIONS:
+        return ("action: required" if e.action == 0
+                else f"action: unknown enum value {e.action}")
+    if e.device not in DEVICES:
+        return f"device: unknown enum value {e.device}"
+    amount = e.amount
+    if not math.isfinite(amount) or amount < 0 or amount > MAX_AMOUNT:
+        return f"amount: must be a finite number in [0, {MAX_AMOUNT:.0f}]"
+    if len(e.item_id) > limits.max_short_field or len(e.session_id) > limits.max_short_field:
+        return f"item_id/session_id: at most {limits.max_short_field} characters"
+    if len(e.attributes) > limits.max_attributes:
+        return f"attributes: at most {limits.max_attributes} entries"
+    for key, value in e.attributes.items():
+        if len(key) > 64 or len(value) > 1024:
+            return "attributes: keys at most 64, values at most 1024 characters"
+    ts = e.event_time
+    return _time("event_time", ts.seconds, ts.nanos, now_s, limits)
+
+
+def validate_document(d: document_pb2.Document, now_s: float, limits: Limits) -> str | None:
+    problem = _ids("doc_id", d.doc_id, d.user_id)
+    if problem:
+        return problem
+    if not d.text.strip():
+        return "text: empty"
+    size = len(d.text.encode("utf-8", "surrogatepass"))
+    if size > limits.max_text_bytes:
+        return f"text: {size} bytes, at most {limits.max_text_bytes}"
+    if len(d.source) > limits.max_short_field:
+        return f"source: at most {limits.max_short_field} characters"
+    ts = d.created_at
+    return _time("created_at", ts.seconds, ts.nanos, now_s, limits)
+
+
+def validate_label(lb: label_pb2.Label, now_s: float, limits: Limits) -> str | None:
+    problem = _ids("label_id", lb.label_id, lb.user_id)
+    if problem:
+        return problem
+    if lb.event_id and not ID_RE.match(lb.event_id):
+        return "event_id: must match [A-Za-z0-9_.:-]{1,128}"
+    if lb.kind not in LABEL_KINDS:
+        return "kind: required" if lb.kind == 0 else f"kind: unknown enum value {lb.kind}"
+    if not math.isfinite(lb.value):
+        return "value: must be finite"
+    problem = _time("label_time", lb.label_time.seconds, lb.label_time.nanos, now_s, limits)
+    if problem:
+        return problem
+    if lb.HasField("observed_at") and (
+        lb.observed_at.ToNanoseconds() < lb.label_time.ToNanoseconds()
+    ):
+        return "observed_at: earlier than label_time"
+    return None

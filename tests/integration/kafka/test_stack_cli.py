@@ -1,0 +1,39 @@
+"""`mlmesh up/status/down/topics` drive a real broker and leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlmesh.cli.main import main
+from mlmesh.kafka.topics import load_topics
+from mlmesh.localstack.base import free_port, pid_alive, port_open
+
+
+def test_up_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    monkeypatch.setenv("MLMESH_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("MLMESH_KAFKA_BOOTSTRAP", f"127.0.0.1:{port}")
+    monkeypatch.setenv("MLMESH_STACK_KAFKA_CONTROLLER_PORT", str(free_port()))
+    try:
+        assert main(["up", "--only", "kafka"]) == 0
+        assert main(["topics", "create"]) == 0  # idempotent after `up` created them
+        capsys.readouterr()
+        assert main(["status", "--json"]) == 0
+        status = json.loads(capsys.readouterr().out)
+    finally:
+        down_rc = main(["down"])
+    assert status["kafka_bootstrap"] == f"127.0.0.1:{port}"
+    (kafka,) = [c for c in status["components"] if c["name"] == "kafka"]
+    assert kafka["healthy"] and kafka["addresses"]["bootstrap"] == f"127.0.0.1:{port}"
+    topics = {t["name"]: t for t in status["topics"]}
+    for spec in load_topics():
+        assert topics[spec.name]["partitions"] == spec.partitions
+        assert topics[spec.name]["end_offsets"] == [0] * spec.partitions
+    assert down_rc == 0
+    assert not pid_alive(kafka["pid"]) and not port_open(port)
+    assert not (tmp_path / "run" / "kafka.json").exists()
+    assert main(["status", "--no-topics"]) == 0  # all stopped is a valid state
