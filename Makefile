@@ -17,7 +17,7 @@ PYTEST ?= $(PY) -m pytest
 TEST_SELECT ?= not slow and not chaos
 MINUTES ?= 10
 
-.PHONY: help setup venvs protos protos-check proto-lint proto-breaking lint typecheck \
+.PHONY: help setup venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck \
         test test-unit test-integration test-slow check bench demo up down status chaos soak clean
 
 help: ## list targets
@@ -60,6 +60,7 @@ venvs: $(VENV)/.stamp $(VENV_FLINK)/.stamp $(VENV_TRITON)/.stamp $(VENV_PROTOC)/
 # Component set-up steps (jars, models, ...) are added by mk/*.mk via SETUP_STEPS.
 SETUP_STEPS :=
 -include mk/*.mk
+SETUP_STEPS += models setup-deploy
 
 setup: venvs tools/buf/node_modules/.bin/buf $(SETUP_STEPS) ## create venvs, fetch jars, build models (idempotent)
 	@echo "setup complete"
@@ -80,7 +81,10 @@ lint: $(VENV)/.stamp ## ruff
 typecheck: $(VENV)/.stamp ## mypy
 	$(VENV)/bin/mypy lib/mlmesh services/ingest services/embedder services/inference services/monitor
 
-check: protos-check lint typecheck ## every static check
+check: protos-check lint typecheck deploy-static ## every static check
+
+deploy-static: setup-deploy ## compose config, Dockerfile lint, k8s render (no engine needed)
+	$(MAKE) --no-print-directory deploy-topics-check deploy-lint deploy-compose-check deploy-render
 
 # ---------------------------------------------------------------- tests
 test: setup ## all tests but slow/chaos suites (what CI runs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -64,11 +65,13 @@ class IngestApp:
             return s.events_topic in md.topics
 
         servicer = IngestServicer(core)
+        shared = s.workers > 1
         grpc_server = GrpcServer(name="ingest", address=s.grpc_address, service_names=[SERVICE],
                                  register=servicer.register, dependencies={"kafka": kafka_up},
-                                 max_message_bytes=s.max_request_bytes)
+                                 max_message_bytes=s.max_request_bytes, reuse_port=shared)
         http = HttpServer(s.http_address, make_handler(
-            core, lambda: bool(grpc_server.dependency_state.get("kafka")), s.max_request_bytes))
+            core, lambda: bool(grpc_server.dependency_state.get("kafka")), s.max_request_bytes),
+            reuse_port=shared)
         stop = threading.Event()
         poller = threading.Thread(target=cls._poll_loop, args=(producer, stop),
                                   name="ingest-delivery", daemon=True)
@@ -100,13 +103,44 @@ class IngestApp:
         log.info("ingest stopped", extra=self.publisher.counts)
 
 
-def main(settings: Settings | None = None) -> int:
-    s = settings or Settings()
+def _serve(s: Settings, worker: int) -> int:
     configure_logging("ingest", s.log_level, s.log_json)
-    init_telemetry("ingest", s.metrics_port)
+    # each worker process exposes its own metrics port (base + worker index)
+    init_telemetry("ingest", s.metrics_port + worker if s.metrics_port else 0)
     stop = StopSignal().install()
     app = IngestApp.build(s)
     app.start()
     stop.wait()
     app.stop()
     return 0
+
+
+def _worker(settings_json: str, worker: int) -> None:
+    raise SystemExit(_serve(Settings.model_validate_json(settings_json), worker))
+
+
+def main(settings: Settings | None = None) -> int:
+    """Serve in this process, plus ``workers - 1`` child processes sharing the
+    ports (Python gRPC is bound to one core per process). SIGTERM to this process
+    is forwarded to the children, and each drains and flushes on its own."""
+    s = settings or Settings()
+    children = []
+    if s.workers > 1:
+        import multiprocessing
+        import signal
+
+        ctx = multiprocessing.get_context("spawn")
+        blob = s.model_dump_json()
+        children = [ctx.Process(target=_worker, args=(blob, i), name=f"ingest-{i}")
+                    for i in range(1, s.workers)]
+        for child in children:
+            child.start()
+    try:
+        code = _serve(s, 0)
+    finally:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)
+        for child in children:
+            child.join(60)
+    return code

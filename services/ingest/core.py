@@ -82,8 +82,10 @@ class IngestCore:
         self._gate(len(items))
         spec = self.kinds[kind]
         limits = self.limits
+        stamp = "ingest_time" in spec.cls.DESCRIPTOR.fields_by_name
         return self.publisher.publish(spec.topic, items,
-                                      lambda m, now: spec.validate(m, now, limits), timeout_s)
+                                      lambda m, now: spec.validate(m, now, limits), timeout_s,
+                                      stamp_ingest_time=stamp)
 
     def throttle_hint(self, results: list[pb.PublishResult]) -> float | None:
         """Seconds to wait when EVERY item was throttled (then the whole call is

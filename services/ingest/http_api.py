@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,10 +102,21 @@ def make_handler(core: IngestCore, ready: Callable[[], bool],
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    reuse_port = False
+
+    def server_bind(self) -> None:
+        if self.reuse_port:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+
 class HttpServer:
-    def __init__(self, address: str, handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(self, address: str, handler: type[BaseHTTPRequestHandler],
+                 reuse_port: bool = False) -> None:
         host, _, port = address.rpartition(":")
-        self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), handler)
+        server_cls = type("IngestHTTPServer", (_Server,), {"reuse_port": reuse_port})
+        self.httpd = server_cls((host or "127.0.0.1", int(port)), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="ingest-http",

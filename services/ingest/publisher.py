@@ -68,7 +68,8 @@ class Publisher:
         self._lock = threading.Lock()
 
     def publish(self, topic: str, items: Sequence[Item], validate: Validator,
-                timeout_s: float | None = None) -> list[pb.PublishResult]:
+                timeout_s: float | None = None,
+                stamp_ingest_time: bool = True) -> list[pb.PublishResult]:
         now_s = time.time()
         stamp = Timestamp()
         stamp.FromNanoseconds(time.time_ns())
@@ -90,9 +91,12 @@ class Publisher:
                                 f"{decision.retry_after_s:.2f}s")
                 pending.one_done()
                 continue
-            item.msg.ingest_time.CopyFrom(stamp)
+            if stamp_ingest_time:
+                item.msg.ingest_time.CopyFrom(stamp)
             self.producer.produce(topic, item.msg.SerializeToString(), key=item.msg.user_id,
-                                  headers=headers, on_delivery=self._acked(result, pending))
+                                  headers=headers, on_delivery=self._acked(result, pending),
+                                  poll=False)
+        self.producer.poll(0)  # serve delivery reports once per batch
         wait = self.ack_timeout_s if timeout_s is None else min(timeout_s, self.ack_timeout_s)
         if not pending.done.wait(wait):
             self.producer.poll(0)

@@ -51,26 +51,33 @@ def _ids(kind: str, record_id: str, user_id: str) -> str | None:
 
 
 def validate_event(e: user_event_pb2.UserEvent, now_s: float, limits: Limits) -> str | None:
-    problem = _ids("event_id", e.event_id, e.user_id)
-    if problem:
-        return problem
-    if e.action not in ACTIONS:
-        return ("action: required" if e.action == 0
-                else f"action: unknown enum value {e.action}")
+    # The hot path of ingest: checks ordered cheapest first, fields read once.
+    event_id, user_id = e.event_id, e.user_id
+    if not (event_id and user_id and ID_RE.match(event_id) and USER_RE.match(user_id)):
+        return _ids("event_id", event_id, user_id)
+    action = e.action
+    if action not in ACTIONS:
+        return "action: required" if action == 0 else f"action: unknown enum value {action}"
     if e.device not in DEVICES:
         return f"device: unknown enum value {e.device}"
     amount = e.amount
-    if not math.isfinite(amount) or amount < 0 or amount > MAX_AMOUNT:
+    if not 0.0 <= amount <= MAX_AMOUNT:  # also false for NaN
         return f"amount: must be a finite number in [0, {MAX_AMOUNT:.0f}]"
-    if len(e.item_id) > limits.max_short_field or len(e.session_id) > limits.max_short_field:
-        return f"item_id/session_id: at most {limits.max_short_field} characters"
-    if len(e.attributes) > limits.max_attributes:
-        return f"attributes: at most {limits.max_attributes} entries"
-    for key, value in e.attributes.items():
-        if len(key) > 64 or len(value) > 1024:
-            return "attributes: keys at most 64, values at most 1024 characters"
+    short = limits.max_short_field
+    if len(e.item_id) > short or len(e.session_id) > short:
+        return f"item_id/session_id: at most {short} characters"
+    attrs = e.attributes
+    if attrs:
+        if len(attrs) > limits.max_attributes:
+            return f"attributes: at most {limits.max_attributes} entries"
+        for key, value in attrs.items():
+            if len(key) > 64 or len(value) > 1024:
+                return "attributes: keys at most 64, values at most 1024 characters"
     ts = e.event_time
-    return _time("event_time", ts.seconds, ts.nanos, now_s, limits)
+    seconds = ts.seconds
+    if limits.max_future_skew_s < seconds - now_s + 1 or seconds < now_s - limits.max_event_age_s:
+        return _time("event_time", seconds, ts.nanos, now_s, limits)  # the precise check
+    return None
 
 
 def validate_document(d: document_pb2.Document, now_s: float, limits: Limits) -> str | None:

@@ -26,7 +26,7 @@ class GrpcServer:
                  dependencies: dict[str, DependencyCheck] | None = None,
                  interceptors: Sequence[grpc.ServerInterceptor] = (),
                  max_workers: int = 16, max_message_bytes: int = 4 * 1024 * 1024,
-                 health_interval: float = 2.0) -> None:
+                 health_interval: float = 2.0, reuse_port: bool = False) -> None:
         self.name = name
         self.address = address
         self.service_names = list(service_names)
@@ -39,7 +39,8 @@ class GrpcServer:
             interceptors=[ServerInterceptor(tracer), *interceptors],
             options=[("grpc.max_receive_message_length", max_message_bytes),
                      ("grpc.max_send_message_length", max_message_bytes),
-                     ("grpc.so_reuseport", 0)],
+                     # several worker processes may share one port (SO_REUSEPORT)
+                     ("grpc.so_reuseport", 1 if reuse_port else 0)],
         )
         register(self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

@@ -55,7 +55,9 @@ class MeshProducer:
     def produce(self, topic: str, value: bytes, key: str | bytes | None = None,
                 headers: list[tuple[str, bytes]] | None = None,
                 on_delivery: DeliveryCallback | None = None,
-                partition: int | None = None) -> None:
+                partition: int | None = None, poll: bool = True) -> None:
+        """Queue one record. ``poll=False`` lets a caller producing a batch serve
+        delivery reports once after the batch (``poll(0)``) instead of per record."""
         cb = self._on_delivery(on_delivery)
         kwargs: dict[str, Any] = {"key": key, "headers": headers, "on_delivery": cb}
         if partition is not None:
@@ -67,7 +69,8 @@ class MeshProducer:
             except BufferError:
                 # Local queue full: back-pressure. Serve delivery reports to make room.
                 self._producer.poll(0.05)
-        self._producer.poll(0)
+        if poll:
+            self._producer.poll(0)
 
     def poll(self, timeout: float = 0) -> int:
         return int(self._producer.poll(timeout))

@@ -80,6 +80,9 @@ class ComponentEntry:
 COMPONENTS: list[ComponentEntry] = [
     ComponentEntry("kafka", "mlmesh.localstack.stack:kafka_factory",
                    after_start="mlmesh.localstack.stack:create_declared_topics"),
+    ComponentEntry("milvus", "mlmesh.localstack.mesh:milvus_factory"),
+    ComponentEntry("triton", "mlmesh.localstack.mesh:triton_factory"),
+    ComponentEntry("ingest", "mlmesh.localstack.mesh:ingest_factory"),
 ]
 
 

@@ -1,0 +1,81 @@
+"""Shared benchmark plumbing: a broker for the run, JSON output, percentiles."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def percentiles(values: Sequence[float], ps: Sequence[float] = (50, 95, 99)) -> dict[str, float]:
+    if not values:
+        return {f"p{int(p)}": float("nan") for p in ps}
+    ordered = sorted(values)
+    out = {}
+    for p in ps:
+        idx = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+        out[f"p{int(p)}"] = ordered[idx]
+    return out
+
+
+def ratio(name: str, value: float, baseline: float, target: float | None,
+          unit: str, higher_is_better: bool = True, note: str = "") -> dict[str, Any]:
+    """One figure against its same-run baseline, with the target it is held to."""
+    r = value / baseline if baseline else float("nan")
+    passed = None if target is None else (r >= target if higher_is_better else r <= target)
+    return {"name": name, "value": round(value, 3), "baseline": round(baseline, 3),
+            "ratio": round(r, 4), "target": target, "pass": passed, "unit": unit, "note": note}
+
+
+def machine() -> dict[str, Any]:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0, 0, 0)
+    return {"host_cpus": os.cpu_count(), "python": platform.python_version(),
+            "loadavg_1m_at_start": round(load[0], 2), "platform": platform.platform()}
+
+
+def write(area: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"area": area, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "machine": machine(), **payload}
+    path = RESULTS / f"{area}.json"
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False))
+    return path
+
+
+@contextlib.contextmanager
+def broker() -> Iterator[str]:
+    """``$MLMESH_BENCH_KAFKA_BOOTSTRAP`` if set, else a throw-away local broker."""
+    given = os.environ.get("MLMESH_BENCH_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    from mlmesh.localstack.base import free_port
+    from mlmesh.localstack.kafka import KafkaComponent
+
+    with tempfile.TemporaryDirectory(prefix="mlmesh-bench-") as tmp:
+        comp = KafkaComponent(Path(tmp), port=free_port(), controller_port=free_port(),
+                              heap="768m")
+        comp.start(timeout=180)
+        try:
+            yield comp.bootstrap
+        finally:
+            comp.stop()
+
+
+def java_tool(main: str, args: list[str], timeout: float = 600) -> str:
+    """Run a Kafka perf tool from the kafka-perf jars; return its stdout."""
+    from mlmesh.localstack.kafka import ensure_kafka_jars, java_bin
+
+    jars = ensure_kafka_jars(perf=True)
+    cmd = [java_bin(), "-Xmx512m", "-cp", f"{jars}/*", main, *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+    return out.stdout

@@ -1,0 +1,185 @@
+"""Ingest throughput against two baselines on the same broker and record size:
+Kafka's own ProducerPerformance (Java) and a raw confluent-kafka loop producing
+pre-serialized bytes. Then the library produce path (protobuf encode + validate
++ produce, with per-record delivery checks) and batched gRPC ingest.
+
+    python -m bench.ingest [--records 200000]   ->  bench/results/ingest.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import threading
+import time
+import uuid
+from typing import Any
+
+import grpc
+
+from bench.common import broker, java_tool, ratio, write
+from ingest.validation import Limits, validate_event
+from mlmesh.events.v1 import user_event_pb2
+from mlmesh.ingest.v1 import ingest_service_pb2 as pb
+from mlmesh.kafka.config import producer_config
+from mlmesh.kafka.producer import MeshProducer
+from mlmesh.kafka.topics import TopicSpec, ensure_topics
+from mlmesh.testing.builders import event
+
+
+def sample_events(n: int, users: int = 1000) -> list[user_event_pb2.UserEvent]:
+    return [event(f"user-{i % users:05d}", i, action=1 + i % 7, amount=float(i % 100))
+            for i in range(n)]
+
+
+def producer_performance(bootstrap: str, topic: str, records: int, size: int) -> float:
+    out = java_tool("org.apache.kafka.tools.ProducerPerformance", [
+        "--topic", topic, "--num-records", str(records), "--record-size", str(size),
+        "--throughput", "-1", "--producer-props", f"bootstrap.servers={bootstrap}", "acks=all",
+        "enable.idempotence=true", "linger.ms=5", "batch.size=262144"])
+    last = [ln for ln in out.splitlines() if "records/sec" in ln][-1]
+    return float(re.search(r"([\d.]+) records/sec", last).group(1))  # type: ignore[union-attr]
+
+
+def raw_loop(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> float:
+    from confluent_kafka import Producer
+
+    p = Producer(producer_config(bootstrap, "bench-raw"))
+    start = time.perf_counter()
+    for key, value in payloads:
+        while True:
+            try:
+                p.produce(topic, value, key)
+                break
+            except BufferError:
+                p.poll(0.01)
+        p.poll(0)
+    assert p.flush(60) == 0
+    return len(payloads) / (time.perf_counter() - start)
+
+
+def library_path(bootstrap: str, topic: str, events: list[user_event_pb2.UserEvent]) -> float:
+    """The library produce path, pipelined like the raw loop: decode the wire
+    bytes, validate, stamp, encode, produce keyed by user_id through
+    MeshProducer (every delivery report checked), flush at the end."""
+    producer = MeshProducer(producer_config(bootstrap, "bench-lib"))
+    limits = Limits()
+    raws = [e.SerializeToString() for e in events]  # what arrives on the wire
+    start = time.perf_counter()
+    now = time.time()
+    for raw in raws:
+        msg = user_event_pb2.UserEvent.FromString(raw)
+        if validate_event(msg, now, limits) is not None:
+            raise AssertionError("sample event invalid")
+        msg.ingest_time.FromNanoseconds(time.time_ns())
+        producer.produce(topic, msg.SerializeToString(), key=msg.user_id)
+    producer.flush(60)  # raises if any delivery report was an error
+    rate = len(events) / (time.perf_counter() - start)
+    assert producer.delivered == len(events), producer.delivered
+    return rate
+
+
+def _client(args: tuple[str, list[bytes], int]) -> int:
+    address, requests, threads = args
+    counts = [0] * threads
+
+    def run(k: int) -> None:
+        ch = grpc.insecure_channel(address)
+        call = ch.unary_unary("/mlmesh.ingest.v1.IngestService/Publish",
+                              response_deserializer=pb.PublishResponse.FromString)
+        for req in requests[k::threads]:
+            counts[k] += call(req, timeout=120).accepted
+        ch.close()
+
+    pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return sum(counts)
+
+
+def grpc_ingest(bootstrap: str, topics: dict[str, str], events: list[user_event_pb2.UserEvent],
+                batch: int = 1000, workers: int = 2, client_procs: int = 2,
+                threads: int = 4) -> float:
+    """`python -m ingest` as a real process (``workers`` processes sharing the
+    port), loaded by ``client_procs`` client processes sending pre-serialized
+    batches of ``batch`` events over ``threads`` channels each."""
+    import multiprocessing
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from mlmesh.localstack.base import free_port
+
+    port = free_port()
+    env = dict(os.environ, MLMESH_KAFKA_BOOTSTRAP=bootstrap,
+               MLMESH_INGEST_GRPC_ADDRESS=f"127.0.0.1:{port}",
+               MLMESH_INGEST_HTTP_ADDRESS=f"127.0.0.1:{free_port()}",
+               MLMESH_INGEST_METRICS_PORT="0", MLMESH_INGEST_USER_RATE="0",
+               MLMESH_INGEST_WORKERS=str(workers), MLMESH_INGEST_LAG_INTERVAL_S="30",
+               MLMESH_INGEST_EVENTS_TOPIC=topics["events"],
+               MLMESH_INGEST_DOCUMENTS_TOPIC=topics["documents"],
+               MLMESH_INGEST_LABELS_TOPIC=topics["labels"], MLMESH_LOG_LEVEL="WARNING")
+    requests = [pb.PublishRequest(events=events[i:i + batch]).SerializeToString()
+                for i in range(0, len(events), batch)]
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            ch = grpc.insecure_channel(f"127.0.0.1:{port}")
+            grpc.channel_ready_future(ch).result(timeout=60)
+            ch.close()
+            time.sleep(2 if workers > 1 else 0)  # let every worker bind
+            shares = [(f"127.0.0.1:{port}", requests[k::client_procs], threads)
+                      for k in range(client_procs)]
+            with multiprocessing.get_context("spawn").Pool(client_procs) as clients:
+                start = time.perf_counter()
+                accepted = sum(clients.map(_client, shares))
+                rate = accepted / (time.perf_counter() - start)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    assert accepted == len(events), accepted
+    return rate
+
+
+def main() -> dict[str, Any]:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=200_000)
+    args = ap.parse_args()
+    n = args.records
+    events = sample_events(n)
+    size = round(sum(len(e.SerializeToString()) for e in events[:1000]) / 1000)
+    with broker() as boot:
+        names = {k: f"bench-{k}-{uuid.uuid4().hex[:6]}" for k in
+                 ("java", "raw", "lib", "events", "documents", "labels")}
+        ensure_topics(boot, [TopicSpec(t, 6) for t in names.values()] +
+                      [TopicSpec(t + ".dlq", 1) for t in names.values()], timeout=60)
+        java = producer_performance(boot, names["java"], n, size)
+        payloads = [(e.user_id.encode(), e.SerializeToString()) for e in events]
+        raw = raw_loop(boot, names["raw"], payloads)
+        lib = library_path(boot, names["lib"], events)
+        grpc_rate = grpc_ingest(boot, names, events)
+    figures = {"records": n, "record_bytes": size, "java_producer_performance_eps": round(java),
+               "raw_confluent_kafka_eps": round(raw), "library_path_eps": round(lib),
+               "grpc_batched_ingest_eps": round(grpc_rate)}
+    ratios = [
+        ratio("library produce path vs raw confluent-kafka loop", lib, raw, 0.70, "events/s"),
+        ratio("raw confluent-kafka loop vs Java ProducerPerformance", raw, java, None, "events/s"),
+        ratio("batched gRPC ingest vs raw confluent-kafka loop", grpc_rate, raw, None,
+              "events/s", note="absolute target >= 50,000 events/s"),
+    ]
+    absolute = [{"name": "batched gRPC ingest", "value": round(grpc_rate), "target": 50_000,
+                 "unit": "events/s", "pass": grpc_rate >= 50_000}]
+    path = write("ingest", {"figures": figures, "ratios": ratios, "absolute": absolute})
+    for r in ratios:
+        print(f"{r['name']}: {r['value']:.0f} / {r['baseline']:.0f} = {r['ratio']:.2f}"  # noqa: T201
+              f" (target {r['target']})")
+    print(f"batched gRPC ingest: {grpc_rate:.0f} events/s (target 50000) -> {path}")  # noqa: T201
+    return figures
+
+
+if __name__ == "__main__":
+    main()
