@@ -95,7 +95,7 @@ class Publisher:
                 item.msg.ingest_time.CopyFrom(stamp)
             self.producer.produce(topic, item.msg.SerializeToString(), key=item.msg.user_id,
                                   headers=headers, on_delivery=self._acked(result, pending),
-                                  poll=False)
+                                  poll=False, timestamp=record_time_ms(item.msg))
         self.producer.poll(0)  # serve delivery reports once per batch
         wait = self.ack_timeout_s if timeout_s is None else min(timeout_s, self.ack_timeout_s)
         if not pending.done.wait(wait):
@@ -144,6 +144,23 @@ class Publisher:
                     self.counts["invalid"] += 1
                 else:
                     self.counts["throttled"] += 1
+
+
+# The record's own time field, by message type: it becomes the Kafka record
+# timestamp, which event-time consumers (the features job's per-partition
+# watermarks) read. Without it the broker stamps "now", and any record whose
+# event time is older than the watermark bound would be judged late.
+_TIME_FIELDS = ("event_time", "created_at", "label_time")
+
+
+def record_time_ms(msg: Any) -> int | None:
+    fields = msg.DESCRIPTOR.fields_by_name
+    for name in _TIME_FIELDS:
+        if name in fields:
+            ts = getattr(msg, name)
+            ms = int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
+            return ms if ms > 0 else None
+    return None
 
 
 def summarize(results: list[pb.PublishResult]) -> tuple[int, int]:

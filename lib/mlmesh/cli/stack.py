@@ -61,10 +61,30 @@ def _topics_table(topics: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _monitor_table(head: dict[str, Any]) -> Table:
+    table = Table(title="monitor headline", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if not head.get("ok", True):
+        table.add_row("monitor", f"unreachable: {head.get('error', '')}")
+        return table
+    for key, value in head.items():
+        if key == "ok":
+            continue
+        shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
+        table.add_row(key, shown[:80])
+    return table
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from mlmesh.localstack import stack
 
     data: dict[str, Any] = stack.status(with_topics=not args.no_topics).to_dict()
+    monitor = next((c for c in data["components"] if c["name"] == "monitor"), None)
+    if monitor is not None and monitor["healthy"]:
+        from mlmesh.monitoring_client import headline
+
+        data["monitor"] = headline(monitor["addresses"].get("dashboard", "").rstrip("/") or None)
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
@@ -74,6 +94,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             out.print(_topics_table(data["topics"]))
         if data["topics_error"]:
             out.print(f"[red]topics: {data['topics_error']}[/red]")
+        if data.get("monitor"):
+            out.print(_monitor_table(data["monitor"]))
     comps = data["components"]
     return 0 if all(c["healthy"] or not c["running"] for c in comps) else 1
 

@@ -55,13 +55,18 @@ class MeshProducer:
     def produce(self, topic: str, value: bytes, key: str | bytes | None = None,
                 headers: list[tuple[str, bytes]] | None = None,
                 on_delivery: DeliveryCallback | None = None,
-                partition: int | None = None, poll: bool = True) -> None:
+                partition: int | None = None, poll: bool = True,
+                timestamp: int | None = None) -> None:
         """Queue one record. ``poll=False`` lets a caller producing a batch serve
-        delivery reports once after the batch (``poll(0)``) instead of per record."""
+        delivery reports once after the batch (``poll(0)``) instead of per record.
+        ``timestamp`` (epoch ms, CreateTime): the record's event time; event-time
+        consumers (the features job's watermarks) read it."""
         cb = self._on_delivery(on_delivery)
         kwargs: dict[str, Any] = {"key": key, "headers": headers, "on_delivery": cb}
         if partition is not None:
             kwargs["partition"] = partition
+        if timestamp is not None and timestamp > 0:
+            kwargs["timestamp"] = timestamp
         while True:
             try:
                 self._producer.produce(topic, value, **kwargs)

@@ -161,7 +161,8 @@ def ensure_topics(bootstrap: str | AdminClient, specs: Sequence[TopicSpec],
     if existing and alter_existing:
         _reconcile(admin, existing, req_timeout)
     wait_for_topics(admin, specs, timeout=timeout)
-    log.info("topics ensured", extra={"topics_created": created, "existing": [s.name for s in existing]})
+    log.info("topics ensured", extra={"topics_created": created,
+                                      "existing": [s.name for s in existing]})
     return sorted(created)
 
 

@@ -46,3 +46,17 @@ def ingest_factory(ctx: StackContext) -> Component:
         addresses={"grpc": grpc_addr, "http": f"http://{http_addr}",
                    "metrics": f"http://127.0.0.1:{metrics}/metrics"},
     )
+
+
+def monitor_factory(ctx: StackContext) -> Component:
+    host = ctx.env.get("MLMESH_MONITOR_HTTP_HOST", "127.0.0.1")
+    port = _port(ctx, "MLMESH_MONITOR_HTTP_PORT", 18090)
+    metrics = _port(ctx, "MLMESH_MONITOR_METRICS_PORT", 19104)
+    return ServiceComponent(
+        "monitor", "monitor", ctx.state_dir,
+        env=ctx.service_env(MLMESH_MONITOR_HTTP_HOST=host, MLMESH_MONITOR_HTTP_PORT=str(port),
+                            MLMESH_MONITOR_METRICS_PORT=str(metrics)),
+        health_probe=http_probe(f"http://{host}:{port}/healthz"),
+        addresses={"dashboard": f"http://{host}:{port}/",
+                   "metrics": f"http://127.0.0.1:{metrics}/metrics"},
+    )

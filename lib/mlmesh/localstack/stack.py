@@ -83,6 +83,7 @@ COMPONENTS: list[ComponentEntry] = [
     ComponentEntry("milvus", "mlmesh.localstack.mesh:milvus_factory"),
     ComponentEntry("triton", "mlmesh.localstack.mesh:triton_factory"),
     ComponentEntry("ingest", "mlmesh.localstack.mesh:ingest_factory"),
+    ComponentEntry("monitor", "mlmesh.localstack.mesh:monitor_factory"),
 ]
 
 
@@ -106,7 +107,7 @@ def create_declared_topics(component: Component, ctx: StackContext) -> None:
     from mlmesh.kafka.topics import ensure_topics, load_topics
 
     created = ensure_topics(ctx.kafka_bootstrap, load_topics())
-    log.info("declared topics applied", extra={"created": created})
+    log.info("declared topics applied", extra={"topics_created": created})
 
 
 def entries(names: Sequence[str] | None = None,

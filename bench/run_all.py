@@ -1,0 +1,131 @@
+"""`make bench`: run every component benchmark, then write
+bench/results/summary.json, summary.md (ratios against their same-run
+baselines) and latency.png (latency percentiles per stage).
+
+Each benchmark runs as its own process (a crash or time-out of one does not
+lose the others) and writes bench/results/<area>.json with a ``ratios`` list
+(see bench.common.ratio) and, where it measures latency, a ``latency_ms`` map
+``{stage: {p50, p95, p99}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS, machine
+
+# (area, module, extra args, time limit in seconds)
+BENCHES: list[tuple[str, str, list[str], int]] = [
+    ("ingest", "bench.ingest", [], 900),
+    ("features", "bench.features", [], 1200),
+    ("embedding_direct", "bench.embedding_direct", ["--triton"], 900),
+    ("embedder", "bench.embedder", [], 1200),
+    ("inference", "bench.inference", [], 1200),
+    ("monitor", "bench.monitor", [], 900),
+]
+
+
+def run_one(area: str, module: str, args: list[str], limit: int) -> dict[str, Any]:
+    root = Path(__file__).resolve().parents[1]
+    if not (root / (module.replace(".", "/") + ".py")).exists():
+        return {"area": area, "status": "missing", "detail": f"{module} not present"}
+    start = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, "-m", module, *args], cwd=root,
+                              capture_output=True, text=True, timeout=limit)
+        status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
+        tail = (proc.stdout + proc.stderr)[-2000:]
+    except subprocess.TimeoutExpired:
+        status, tail = "timeout", f"over {limit}s"
+    result_file = RESULTS / f"{area}.json"
+    data: dict[str, Any] = {}
+    if result_file.exists() and result_file.stat().st_mtime >= time.time() - (
+            time.monotonic() - start) - 5:
+        data = json.loads(result_file.read_text())
+    return {"area": area, "status": status, "seconds": round(time.monotonic() - start, 1),
+            "result": data, "log_tail": tail if status != "ok" else ""}
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "n/a" if math.isnan(v) else f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return "" if v is None else str(v)
+
+
+def markdown(runs: list[dict[str, Any]]) -> str:
+    lines = ["# mlmesh benchmark summary", "",
+             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+             f"{machine()['host_cpus']} cores (load {machine()['loadavg_1m_at_start']}). "
+             "Each ratio divides a figure by a baseline measured in the same run.", "",
+             "| area | figure | value | baseline | ratio | target | pass |",
+             "|---|---|---|---|---|---|---|"]
+    for run in runs:
+        ratios = run["result"].get("ratios", []) if run["result"] else []
+        if not ratios:
+            lines.append(f"| {run['area']} | ({run['status']}) | | | | | |")
+        for r in ratios:
+            ok = {True: "yes", False: "**no**", None: ""}[r.get("pass")]
+            lines.append(f"| {run['area']} | {r.get('name')} | {_fmt(r.get('value'))} "
+                         f"{r.get('unit', '')} | {_fmt(r.get('baseline'))} | "
+                         f"{_fmt(r.get('ratio'))} | {_fmt(r.get('target'))} | {ok} |")
+    for run in runs:
+        for a in (run["result"] or {}).get("absolute", []):
+            ok = {True: "yes", False: "**no**", None: ""}[a.get("pass")]
+            lines.append(f"| {run['area']} | {a['name']} (absolute) | {_fmt(a['value'])} "
+                         f"{a.get('unit', '')} | | | {_fmt(a.get('target'))} | {ok} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> bool:
+    stages: dict[str, dict[str, float]] = {}
+    for run in runs:
+        for stage, pct in (run["result"] or {}).get("latency_ms", {}).items():
+            stages[f"{run['area']}: {stage}"] = pct
+    if not stages:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(stages)
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(names) + 1.5))
+    for i, key in enumerate(("p50", "p95", "p99")):
+        vals = [stages[n].get(key, float("nan")) for n in names]
+        ax.barh([y + i * 0.27 for y in range(len(names))], vals, height=0.27, label=key)
+    ax.set_yticks([y + 0.27 for y in range(len(names))], names)
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_title("mlmesh latency percentiles per stage")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", help="comma list of areas")
+    args = ap.parse_args()
+    wanted = set(args.only.split(",")) if args.only else None
+    runs = [run_one(a, m, x, t) for a, m, x, t in BENCHES if not wanted or a in wanted]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    summary = {"machine": machine(), "runs": runs}
+    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2))
+    (RESULTS / "summary.md").write_text(markdown(runs))
+    plotted = plot(runs, RESULTS / "latency.png")
+    sys.stdout.write(markdown(runs))
+    sys.stdout.write(f"\nwrote {RESULTS}/summary.json, summary.md"
+                     f"{', latency.png' if plotted else ''}\n")
+    return 0 if all(r["status"] == "ok" for r in runs) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Wiring of the monitor: the faust app, its tables and agents, the timers
+(rule evaluation, lag probe, expiry sweep), the HTTP page and OpenTelemetry.
+
+Processing guarantee: faust's at-least-once (offsets are committed every
+``commit_interval_s`` after the producer - hence every changelog write - is
+flushed). What makes the monitor's own state exactly-once is the per-record
+offset watermark (see :mod:`monitor.state`): after a restart faust restores the
+tables from their changelogs, re-delivers records after the last committed
+offset, and every record whose offset is at or below its window record's
+watermark is skipped. Upstream duplicates (same request_id/doc_id/label_id at
+another offset) are dropped through the ``seen`` table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+
+from mlmesh.common.logging import configure_logging
+from mlmesh.common.telemetry import init_telemetry
+from monitor import agents, otel, web
+from monitor.evaluator import Evaluator, alert_proto
+from monitor.lagprobe import LagProbe
+from monitor.settings import Settings
+from monitor.state import Monitor
+
+log = logging.getLogger(__name__)
+
+
+def _recovered(app: faust.App) -> bool:
+    tables: Any = app.tables
+    return bool(tables.recovery.completed.is_set())
+
+
+def build_app(settings: Settings) -> tuple[faust.App, Monitor]:
+    s = settings
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        s.app_id,
+        broker="kafka://" + ";".join(b.strip() for b in s.kafka_bootstrap.split(",")),
+        store="memory://",
+        datadir=str(s.data_dir),
+        web_enabled=False,
+        topic_partitions=1,
+        broker_commit_interval=s.commit_interval_s,
+        consumer_auto_offset_reset="earliest",
+        table_cleanup_interval=30.0,
+        producer_acks=-1,
+        # A SIGKILLed member blocks the group's next rebalance until its session
+        # expires: keep that short so a restarted monitor resumes quickly.
+        broker_session_timeout=s.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, s.session_timeout_s / 3),
+        autodiscover=False,
+    )
+    mon = Monitor(app, s)
+    agents.register(app, mon)
+    evaluator = Evaluator(mon)
+    probe = LagProbe(s.kafka_bootstrap, s.kafka_extra())
+    rt = mon.runtime
+
+    @app.timer(s.eval_interval_s, name="monitor_evaluate")
+    async def evaluate() -> None:
+        if not _recovered(app):
+            return
+        for t in evaluator.tick():
+            alert = alert_proto(t, time.time())
+            await mon.alerts_topic.send(key=t.rule.name.encode(),
+                                        value=alert.SerializeToString())
+            entry = {"rule": t.rule.name, "severity": t.rule.severity, "resolved": t.resolved,
+                     "value": t.value, "threshold": t.rule.threshold, "labels": t.state.labels,
+                     "at": time.time(), "message": alert.message}
+            rt.recent_alerts.append(entry)
+            del rt.recent_alerts[:-500]
+            (log.info if t.resolved else log.warning)(
+                "alert " + ("resolved" if t.resolved else "firing"), extra={
+                    "rule": t.rule.name, "severity": t.rule.severity, "value": t.value,
+                    "threshold": t.rule.threshold, "labels": dict(t.state.labels)})
+
+    @app.timer(s.lag_interval_s, name="monitor_lag")
+    async def lag() -> None:
+        try:
+            rt.lags = await asyncio.get_running_loop().run_in_executor(None, probe.fetch)
+            rt.lag_error = ""
+        except Exception as exc:
+            rt.lag_error = str(exc)
+            log.warning("lag probe failed", extra={"error": str(exc)})
+
+    @app.timer(60.0, name="monitor_sweep")
+    async def sweep() -> None:
+        if _recovered(app):
+            removed = mon.sweep(time.time())
+            if removed:
+                log.info("expired windows swept", extra={"keys": removed})
+
+    @app.task
+    async def serve_http() -> None:
+        await web.start(rt, s.http_host, s.http_port)
+        log.info("dashboard up", extra={"url": f"http://{s.http_host}:{s.http_port}/"})
+
+    return app, mon
+
+
+def main(settings: Settings) -> None:
+    configure_logging("monitor", settings.log_level, settings.log_json)
+    app, mon = build_app(settings)
+    tel = init_telemetry("monitor", settings.metrics_port)
+    otel.install(tel.meter, mon.runtime)
+    log.info("monitor starting", extra={"app_id": settings.app_id,
+                                        "bootstrap": settings.kafka_bootstrap,
+                                        "window_s": settings.window_s,
+                                        "rules": len(mon.engine.rules)})
+    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        tel.shutdown()

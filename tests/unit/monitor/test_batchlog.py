@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.state import BatchLog
+
+
+class FakeTable(dict):  # type: ignore[type-arg]
+    """The part of a faust table BatchLog uses: item assignment and ``.data``."""
+
+    @property
+    def data(self) -> dict[Any, Any]:
+        return self
+
+
+def test_sources_with_same_partition_and_offset_do_not_overwrite() -> None:
+    table = FakeTable()
+    log = BatchLog(table, "seen", ttl=600.0)
+    log.put("predictions:r1", "0:0", "predictions|0", 0, 1000.0)
+    log.put("embeddings:d1", "0:0", "embeddings|0", 0, 1000.0)
+    log.flush()
+    assert len(table) == 2
+    restored = BatchLog(table, "seen", ttl=600.0)  # a restart: index rebuilt from the table
+    assert restored.get("predictions:r1", 1000.0) == "0:0"
+    assert restored.get("embeddings:d1", 1000.0) == "0:0"
+
+
+def test_first_and_last_semantics_and_expiry() -> None:
+    table = FakeTable()
+    first = BatchLog(table, "seen", ttl=100.0, keep="first")
+    last = BatchLog(table, "last", ttl=100.0, keep="last")
+    for off in (5, 9):
+        first.put("k", f"p:{off}", "t|0", off, 50.0)
+        last.put("u", [0.1 * off, "v1"], "t|0", off, 50.0)
+    first.flush()
+    last.flush()
+    assert first.get("k", 60.0) == "p:5"
+    assert last.get("u", 60.0) == [0.9, "v1"]
+    again = BatchLog(table, "last", ttl=100.0, keep="last")
+    assert again.get("u", 60.0) == [0.9, "v1"]
+    assert first.get("k", 250.0) is None  # older than the previous window
+    first.prune(1000.0)
+    assert first.index == {}
