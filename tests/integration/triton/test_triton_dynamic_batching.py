@@ -1,0 +1,34 @@
+"""Concurrent single-text requests are merged by Triton's dynamic batcher:
+fewer model executions than inferences (statistics API)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from mlmesh.embedding import TritonEmbedder
+from mlmesh.testing.triton import TritonServer
+
+
+def _counts(client: TritonEmbedder) -> tuple[int, int]:
+    stats: dict[str, Any] = client.statistics()["model_stats"][0]
+    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
+
+
+def test_concurrent_requests_are_batched(triton_server: TritonServer) -> None:
+    client = TritonEmbedder(triton_server.grpc_url, timeout_s=60)
+    texts = [f"concurrent request number {i} about sliding windows" for i in range(128)]
+    try:
+        inf0, exe0 = _counts(client)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            vectors = list(pool.map(lambda t: client.embed([t]), texts))
+        inf1, exe1 = _counts(client)
+    finally:
+        client.close()
+    assert all(v.shape == (1, 384) for v in vectors)
+    assert np.allclose(np.linalg.norm(np.concatenate(vectors), axis=1), 1.0, atol=1e-5)
+    assert inf1 - inf0 == len(texts)
+    executions = exe1 - exe0
+    assert 0 < executions < len(texts) // 2, (inf1 - inf0, executions)
