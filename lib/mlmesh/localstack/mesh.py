@@ -60,3 +60,57 @@ def monitor_factory(ctx: StackContext) -> Component:
         addresses={"dashboard": f"http://{host}:{port}/",
                    "metrics": f"http://127.0.0.1:{metrics}/metrics"},
     )
+
+
+def features_job_factory(ctx: StackContext) -> Component:
+    from mlmesh.localstack.flink import FlinkJobComponent
+
+    return FlinkJobComponent(ctx.state_dir, ctx.kafka_bootstrap,
+                             rest_port=_port(ctx, "MLMESH_FEATURES_REST_PORT", 18081))
+
+
+def feature_writer_factory(ctx: StackContext) -> Component:
+    metrics = _port(ctx, "MLMESH_FEATURES_METRICS_PORT", 19101)
+    return ServiceComponent(
+        "feature-writer", "features.writer", ctx.state_dir,
+        env=ctx.service_env(MLMESH_FEATURES_METRICS_PORT=str(metrics)),
+        # the metrics endpoint answers only once Feast is open and the registry applied
+        health_probe=http_probe(f"http://127.0.0.1:{metrics}/metrics"),
+        addresses={"metrics": f"http://127.0.0.1:{metrics}/metrics"},
+    )
+
+
+def load_scoring_model(component: Component, ctx: StackContext) -> None:
+    """Inference serves only with a scoring model on Triton. Published versions
+    (kept across restarts in the state dir) are loaded; when none exists yet, a
+    first model is trained from a generated workload (seconds) and published."""
+    import subprocess
+    import sys
+
+    from mlmesh.localstack.paths import repo_root
+    from mlmesh.localstack.triton import TritonComponent
+
+    assert isinstance(component, TritonComponent)
+    versions = component.model_repository / "risk_scorer"
+    if versions.exists() and any(v.name.isdigit() and (v / "model.onnx").exists()
+                                 for v in versions.iterdir()):
+        component.load_model("risk_scorer")
+        return
+    subprocess.run([sys.executable, "-m", "mlmesh.cli.main", "train", "--workload", "400",
+                    "--repository", str(component.model_repository),
+                    "--triton-http", component.http_url], check=True, cwd=repo_root(),
+                   env=ctx.service_env(), stdout=subprocess.DEVNULL)
+
+
+def inference_factory(ctx: StackContext) -> Component:
+    host = ctx.env.get("MLMESH_INFERENCE_GRPC_HOST", "127.0.0.1")
+    port = _port(ctx, "MLMESH_INFERENCE_GRPC_PORT", 50052)
+    metrics = _port(ctx, "MLMESH_INFERENCE_METRICS_PORT", 19103)
+    addr = f"{host}:{port}"
+    return ServiceComponent(
+        "inference", "inference", ctx.state_dir,
+        env=ctx.service_env(MLMESH_INFERENCE_GRPC_HOST=host, MLMESH_INFERENCE_GRPC_PORT=str(port),
+                            MLMESH_INFERENCE_METRICS_PORT=str(metrics)),
+        health_probe=grpc_health_probe(addr, "mlmesh.inference.v1.InferenceService"),
+        addresses={"grpc": addr, "metrics": f"http://127.0.0.1:{metrics}/metrics"},
+    )

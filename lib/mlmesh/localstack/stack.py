@@ -81,8 +81,12 @@ COMPONENTS: list[ComponentEntry] = [
     ComponentEntry("kafka", "mlmesh.localstack.stack:kafka_factory",
                    after_start="mlmesh.localstack.stack:create_declared_topics"),
     ComponentEntry("milvus", "mlmesh.localstack.mesh:milvus_factory"),
-    ComponentEntry("triton", "mlmesh.localstack.mesh:triton_factory"),
+    ComponentEntry("triton", "mlmesh.localstack.mesh:triton_factory",
+                   after_start="mlmesh.localstack.mesh:load_scoring_model"),
+    ComponentEntry("features-job", "mlmesh.localstack.mesh:features_job_factory"),
+    ComponentEntry("feature-writer", "mlmesh.localstack.mesh:feature_writer_factory"),
     ComponentEntry("ingest", "mlmesh.localstack.mesh:ingest_factory"),
+    ComponentEntry("inference", "mlmesh.localstack.mesh:inference_factory"),
     ComponentEntry("monitor", "mlmesh.localstack.mesh:monitor_factory"),
 ]
 

@@ -1,0 +1,210 @@
+"""Features benchmark -> bench/results/features.json.
+
+One run, one broker, three figures against in-run baselines:
+1. raw consume rate of the events topic (confluent-kafka, no processing) vs the
+   job's sustained events/s on the same backlog (job RUNNING -> watermark past
+   the backlog, i.e. every event read, decoded, deduplicated and windowed);
+2. window close (the job emits the result) -> visible online (Feast write
+   returned) p50/p99, during a paced live phase, through the real writer loop;
+3. SQL windows vs a Python-operator window on a sample (bench/features_windows.py,
+   run in .venv-flink): why Python stays out of the windowing.
+Targets: job >= 50% of raw consume rate; p99 window close -> online <= 1 s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for _p in ("lib", "gen/python", "services", "tests/integration/features"):
+    sys.path.insert(0, str(ROOT / _p))
+
+from confluent_kafka import Consumer, Producer  # noqa: E402
+
+log = logging.getLogger("bench.features")
+MIN = 60_000
+
+
+def _events(n: int, users: int, start: int, step_ms: float, seed: int) -> list[tuple[str, int,
+                                                                                     bytes]]:
+    from features_reference import Ev
+    from features_scenario import event_bytes
+
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        ts = start + int(i * step_ms)
+        user = f"user-{rnd.randrange(users)}"
+        out.append((user, ts, event_bytes(Ev(f"e{seed}-{i}", user, ts, rnd.randint(1, 7),
+                                             round(rnd.uniform(0, 100), 2)))))
+    return out
+
+
+def _produce(bootstrap: str, topic: str, rows: list[tuple[str, int, bytes]],
+             partition: int | None = None) -> None:
+    p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
+                  "linger.ms": 20, "batch.num.messages": 10000, "compression.type": "lz4"})
+    for user, ts, value in rows:
+        while True:
+            try:
+                if partition is None:
+                    p.produce(topic, value, key=user.encode(), timestamp=ts)
+                else:
+                    p.produce(topic, value, key=user.encode(), timestamp=ts, partition=partition)
+                break
+            except BufferError:
+                p.poll(0.05)
+        p.poll(0)
+    assert p.flush(60) == 0
+
+
+def raw_consume_rate(bootstrap: str, topic: str, n: int) -> float:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4().hex[:6]}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "isolation.level": "read_committed"})
+    c.subscribe([topic])
+    got, t0 = 0, 0.0
+    while got < n:
+        msgs = c.consume(10000, 1.0)
+        if msgs and not t0:
+            t0 = time.perf_counter()
+        got += sum(1 for m in msgs if m.error() is None)
+    rate = n / (time.perf_counter() - t0)
+    c.close()
+    return rate
+
+
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
+
+
+class _Hist:
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.enabled = False
+
+    def record(self, v: float) -> None:
+        if self.enabled:
+            self.values.append(v)
+
+
+def window_choice(sample: int) -> dict[str, Any]:
+    py = ROOT / ".venv-flink" / "bin" / "python"
+    res = subprocess.run([str(py), str(ROOT / "bench" / "features_windows.py"), str(sample)],
+                         capture_output=True, text=True, timeout=900, check=True)
+    return dict(json.loads(res.stdout.strip().splitlines()[-1]))
+
+
+def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int) -> dict[str, Any]:
+    from features_scenario import Topics, feature_updates, job
+
+    from features.store import FeastStore
+    from features.writer.app import BatchWriter
+    from mlmesh.common.lifecycle import StopSignal
+    from mlmesh.kafka.config import consumer_config, producer_config
+    from mlmesh.kafka.producer import MeshProducer
+    from mlmesh.kafka.sink import SinkLoop
+
+    topics = Topics(f"bench{uuid.uuid4().hex[:6]}")
+    topics.create(bootstrap)
+    start = (int(time.time() * 1000) - 3 * 60 * MIN) // MIN * MIN
+    step = 60 * MIN / backlog  # the backlog spans one hour of event time
+    _produce(bootstrap, topics.events, _events(backlog, users, start, step, 1))
+    end_a = start + 60 * MIN
+    for part in range(3):  # per-partition markers: the watermark passes end_a only after all
+        _produce(bootstrap, topics.events, _events(1, 1, end_a + 2 * MIN, 0, 100 + part),
+                 partition=part)
+    raw = raw_consume_rate(bootstrap, topics.events, backlog)
+    state = Path(tempfile.mkdtemp(prefix="bench-features-"))
+    comp = job(state, bootstrap, topics)
+    result: dict[str, Any] = {"backlog_events": backlog, "users": users}
+    try:
+        t_start = time.monotonic()
+        comp.start(timeout=300)
+        t_running = time.monotonic()
+        result["job_start_s"] = round(t_running - t_start, 1)
+        while not any(u.window_end.ToMilliseconds() >= end_a + MIN
+                      for u in feature_updates(bootstrap, topics.out)):
+            time.sleep(0.5)
+        job_s = time.monotonic() - t_running
+        result.update(raw_consume_events_per_s=round(raw), job_events_per_s=round(backlog / job_s),
+                      job_backlog_seconds=round(job_s, 2))
+        result["job_over_raw"] = round(backlog / job_s / raw, 4)
+        # live phase: event time runs 60x faster than wall time; windows close continuously
+        store = FeastStore(state / "writer")
+        store.open()
+        hist = _Hist()
+        stop = StopSignal()
+        loop = SinkLoop(consumer_config=consumer_config(bootstrap, f"bw-{uuid.uuid4().hex[:6]}",
+                                                        "bench-writer", auto_offset_reset="latest"),
+                        topics=[topics.out], handle_batch=BatchWriter(store, hist), service="bench",
+                        stop=stop, dlq_producer=MeshProducer(producer_config(bootstrap, "b")),
+                        batch_size=500, poll_timeout=0.02)
+        thread = threading.Thread(target=loop.run, daemon=True)
+        thread.start()
+        time.sleep(5)
+        hist.enabled = True
+        t_live = end_a + 3 * MIN
+        rate = 200  # events per wall second
+        ticks = int(live_s * 10)
+        for i in range(ticks):
+            rows = _events(rate // 10, users // 10 or 1, t_live + i * 6000, 600 / (rate // 10),
+                           1000 + i)
+            _produce(bootstrap, topics.events, rows)
+            time.sleep(0.1)
+        time.sleep(3)
+        stop.set()
+        thread.join(30)
+        lat = hist.values
+        result.update(live_window_results=len(lat),
+                      close_to_online_p50_ms=round(_pct(lat, 0.5) * 1000, 1),
+                      close_to_online_p99_ms=round(_pct(lat, 0.99) * 1000, 1),
+                      checkpoint_interval_ms=500)
+    finally:
+        comp.stop()
+    result["window_choice"] = window_choice(sample)
+    result["targets"] = {"job_over_raw>=0.5": result["job_over_raw"] >= 0.5,
+                         "p99_close_to_online<=1000ms": result["close_to_online_p99_ms"] <= 1000}
+    return result
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING)
+    bootstrap = os.environ.get("MLMESH_BENCH_KAFKA_BOOTSTRAP", "")
+    broker = None
+    if not bootstrap:
+        from mlmesh.localstack.base import free_port
+        from mlmesh.localstack.kafka import KafkaComponent
+
+        broker = KafkaComponent(Path(tempfile.mkdtemp(prefix="bench-kafka-")), port=free_port(),
+                                controller_port=free_port(), name="bench-features-kafka")
+        broker.start(timeout=180)
+        bootstrap = broker.bootstrap
+    try:
+        result = run(bootstrap, backlog=int(os.environ.get("MLMESH_BENCH_EVENTS", "200000")),
+                     users=1000, live_s=float(os.environ.get("MLMESH_BENCH_LIVE_S", "30")),
+                     sample=int(os.environ.get("MLMESH_BENCH_SAMPLE", "30000")))
+    finally:
+        if broker is not None:
+            broker.stop()
+    out = ROOT / "bench" / "results" / "features.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The PyFlink features job (runs in .venv-flink); see features_job.py."""

@@ -1,0 +1,210 @@
+"""mlmesh features job: per-user windowed features from Kafka, exactly once.
+
+Runs on PyFlink's local mini-cluster (``python features_job.py``, in .venv-flink,
+what ``FlinkJobComponent`` does), with ``flink run -py features_job.py`` on a
+cluster, or under the Flink Kubernetes Operator (see services/features/README.md).
+
+Pipeline: Kafka (SQL source, raw bytes, per-partition watermarks on the record
+timestamp) -> Python decode (thread mode; bad payloads -> ``<topic>.dlq``) ->
+SQL: late filter (``CURRENT_WATERMARK``; late -> DLQ, ``late_event``), dedup by
+event_id (keyed state, TTL > 24 h), HOP / SESSION / OVER windows -> Python
+encode to FeatureUpdate (+ zero rows for idle users) -> Kafka ``feature_updates``
+with the exactly-once (transactional) sink. RocksDB state, checkpoints with
+the source offsets, restore with ``--restore PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from pyflink.common import Configuration, Types
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment
+
+from features.catalog import DEFAULT_SESSION_GAP_S
+from features.job import functions as fn
+from features.job import sql
+
+log = logging.getLogger("features.job")
+OUT_ROW = Types.ROW_NAMED(["k", "v"], [fn.BYTES, fn.BYTES])
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"MLMESH_FEATURES_{name}", default)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    a = p.add_argument
+    a("--bootstrap", default=os.environ.get("MLMESH_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
+    a("--events-topic", default=_env("EVENTS_TOPIC", "user_events"))
+    a("--documents-topic", default=_env("DOCUMENTS_TOPIC", "documents"))
+    a("--output-topic", default=_env("OUTPUT_TOPIC", "feature_updates"))
+    a("--group-id", default=_env("GROUP_ID", "features-job"))
+    a("--startup-mode", default=_env("STARTUP_MODE", "earliest-offset"),
+      help="where a job without a checkpoint starts: earliest-offset | latest-offset")
+    a("--txn-prefix", default=_env("TXN_PREFIX", "features-job"))
+    a("--txn-timeout-ms", type=int, default=int(_env("TXN_TIMEOUT_MS", "600000")))
+    a("--checkpoint-dir", default=_env("CHECKPOINT_DIR", ".mlmesh/features/checkpoints"))
+    a("--checkpoint-interval-ms", type=int, default=int(_env("CHECKPOINT_INTERVAL_MS", "500")))
+    a("--out-of-orderness-ms", type=int, default=int(_env("OUT_OF_ORDERNESS_MS", "5000")))
+    a("--idle-timeout-ms", type=int, default=int(_env("IDLE_TIMEOUT_MS", "10000")))
+    a("--session-gap-s", type=int, default=int(_env("SESSION_GAP_S", str(DEFAULT_SESSION_GAP_S))))
+    a("--dedup-ttl-h", type=int, default=int(_env("DEDUP_TTL_H", "26")))
+    a("--parallelism", type=int, default=int(_env("PARALLELISM", "1")))
+    a("--rest-port", type=int, default=int(_env("REST_PORT", "0")),
+      help="mini-cluster REST API port (health probe); 0 = none requested")
+    a("--restore", default=_env("RESTORE", ""), help="checkpoint/savepoint dir to resume from")
+    a("--connector-jar", default=_env("CONNECTOR_JAR", ""),
+      help="flink-sql-connector-kafka jar (local mini-cluster; a cluster has it in lib/)")
+    a("--no-documents", action="store_true", default=_env("NO_DOCUMENTS", "") == "1")
+    return p.parse_args(argv)
+
+
+def flink_config(args: argparse.Namespace) -> Configuration:
+    conf = Configuration()
+    ckpt = Path(args.checkpoint_dir).resolve().as_uri()
+    settings = {
+        "python.execution-mode": "thread",
+        # The embedded interpreter (pemja) must be this venv's, not PATH's python.
+        "python.executable": sys.executable,
+        "python.client.executable": sys.executable,
+        "parallelism.default": str(args.parallelism),
+        "state.backend.type": "rocksdb",
+        "execution.checkpointing.incremental": "true",
+        "execution.checkpointing.dir": ckpt,
+        "execution.checkpointing.savepoint-dir": ckpt + "/savepoints",
+        "execution.checkpointing.interval": f"{args.checkpoint_interval_ms}ms",
+        "execution.checkpointing.min-pause": f"{max(50, args.checkpoint_interval_ms // 5)}ms",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "execution.checkpointing.num-retained": "3",
+        "execution.checkpointing.timeout": "120s",
+        "restart-strategy.type": "exponential-delay",
+        "pipeline.name": "mlmesh-features",
+        "table.local-time-zone": "UTC",
+        "table.exec.state.ttl": f"{args.dedup_ttl_h} h",
+        "table.exec.source.idle-timeout": f"{args.idle_timeout_ms} ms",
+        "pipeline.auto-watermark-interval": "100ms",
+    }
+    if args.rest_port:
+        settings.update({"rest.port": str(args.rest_port), "rest.address": "127.0.0.1",
+                         "rest.bind-address": "127.0.0.1"})
+    if args.restore:
+        settings["execution.state-recovery.path"] = str(Path(args.restore).resolve())
+    if args.connector_jar:
+        settings["pipeline.jars"] = Path(args.connector_jar).resolve().as_uri()
+    for key, value in settings.items():
+        conf.set_string(key, value)
+    return conf
+
+
+def _events(t_env: StreamTableEnvironment, args: argparse.Namespace) -> None:
+    src = sql.KafkaTable("ue_src", args.events_topic, args.bootstrap)
+    t_env.execute_sql(sql.source_ddl(src, args.group_id, args.out_of_orderness_ms,
+                                   args.startup_mode))
+    kafka_rows = t_env.to_data_stream(t_env.sql_query("SELECT k, v, part, off, kts FROM ue_src"))
+    decoded = kafka_rows.process(fn.DecodeEvents(args.events_topic), output_type=fn.EVENT_ROW)
+    schema = (Schema.new_builder()
+              .column("event_id", DataTypes.STRING()).column("user_id", DataTypes.STRING())
+              .column("ts", DataTypes.BIGINT()).column("slice_last", DataTypes.BIGINT())
+              .column("action", DataTypes.INT()).column("amount", DataTypes.DOUBLE())
+              .column("payload", DataTypes.BYTES()).column("k", DataTypes.BYTES())
+              .column("part", DataTypes.INT()).column("off", DataTypes.BIGINT())
+              .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
+              .column_by_expression("proc", "PROCTIME()")
+              .watermark("rowtime", "SOURCE_WATERMARK()").build())
+    t_env.create_temporary_view("events", t_env.from_data_stream(decoded, schema))
+    _dlq(t_env, decoded.get_side_output(fn.DLQ_TAG), "ue_bad")
+    late = t_env.to_data_stream(t_env.sql_query(sql.late_select("events", "event_id")))
+    _dlq(t_env, late.map(fn.LateToDeadLetter(args.events_topic), output_type=OUT_ROW), "ue_late")
+    t_env.create_temporary_view("events_ok", t_env.sql_query(sql.dedup_view("events")))
+
+
+def _documents(t_env: StreamTableEnvironment, args: argparse.Namespace) -> None:
+    src = sql.KafkaTable("doc_src", args.documents_topic, args.bootstrap)
+    t_env.execute_sql(sql.source_ddl(src, args.group_id, args.out_of_orderness_ms,
+                                   args.startup_mode))
+    kafka_rows = t_env.to_data_stream(t_env.sql_query("SELECT k, v, part, off, kts FROM doc_src"))
+    decoded = kafka_rows.process(fn.DecodeDocuments(args.documents_topic),
+                                 output_type=fn.DOC_ROW)
+    schema = (Schema.new_builder()
+              .column("doc_id", DataTypes.STRING()).column("user_id", DataTypes.STRING())
+              .column("ts", DataTypes.BIGINT()).column("slice_last", DataTypes.BIGINT())
+              .column("payload", DataTypes.BYTES()).column("k", DataTypes.BYTES())
+              .column("part", DataTypes.INT()).column("off", DataTypes.BIGINT())
+              .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
+              .watermark("rowtime", "SOURCE_WATERMARK()").build())
+    t_env.create_temporary_view("docs", t_env.from_data_stream(decoded, schema))
+    _dlq(t_env, decoded.get_side_output(fn.DLQ_TAG), "doc_bad")
+    late = t_env.to_data_stream(t_env.sql_query(sql.late_select("docs", "doc_id")))
+    _dlq(t_env, late.map(fn.LateToDeadLetter(args.documents_topic), output_type=OUT_ROW),
+         "doc_late")
+    t_env.create_temporary_view(
+        "docs_ok", t_env.sql_query(f"SELECT doc_id, user_id, ts, rowtime FROM docs "
+                                   f"WHERE {sql.ON_TIME}"))
+
+
+def _dlq(t_env: StreamTableEnvironment, stream: object, name: str) -> None:
+    kv = Schema.new_builder().column("k", DataTypes.BYTES()).column("v", DataTypes.BYTES()).build()
+    t_env.create_temporary_view(name, t_env.from_data_stream(stream, kv))
+
+
+def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment,
+          args: argparse.Namespace) -> None:
+    _events(t_env, args)
+    parts = [sql.activity_5m("events_ok"), sql.activity_1h("events_ok"),
+             sql.activity_24h("events_ok"), sql.sessions("events_ok", args.session_gap_s)]
+    if not args.no_documents:
+        _documents(t_env, args)
+        parts.append(sql.documents_1h("docs_ok"))
+    results = t_env.sql_query("\nUNION ALL\n".join(f"({p})" for p in parts))
+    encoded = (t_env.to_data_stream(results)
+               .key_by(lambda r: f"{r[0]}|{r[1]}", key_type=Types.STRING())
+               .process(fn.FeatureEmitter(), output_type=OUT_ROW))
+    kv = Schema.new_builder().column("k", DataTypes.BYTES()).column("v", DataTypes.BYTES()).build()
+    t_env.create_temporary_view("feature_rows", t_env.from_data_stream(encoded, kv))
+    sinks = [("fu_sink", args.output_topic, "fu", "feature_rows"),
+             ("ue_dlq_sink", f"{args.events_topic}.dlq", "ue-dlq", "ue_bad"),
+             ("ue_late_sink", f"{args.events_topic}.dlq", "ue-late", "ue_late")]
+    if not args.no_documents:
+        sinks += [("doc_dlq_sink", f"{args.documents_topic}.dlq", "doc-dlq", "doc_bad"),
+                  ("doc_late_sink", f"{args.documents_topic}.dlq", "doc-late", "doc_late")]
+    stmts = t_env.create_statement_set()
+    for table, topic, suffix, view in sinks:
+        t_env.execute_sql(sql.sink_ddl(sql.KafkaTable(table, topic, args.bootstrap),
+                                       f"{args.txn_prefix}-{suffix}", args.txn_timeout_ms))
+        stmts.add_insert_sql(f"INSERT INTO {table} SELECT k, v FROM {view}")
+    stmts.attach_as_datastream()
+
+
+def _embedded_python_path() -> None:
+    """Thread mode embeds CPython (pemja) in the JVM; that interpreter does not
+    see this venv's site-packages unless PYTHONPATH names them (the JVM is
+    started from here and inherits the environment)."""
+    import site
+
+    paths = [*site.getsitepackages(), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+    paths += [p for p in sys.path if p and p not in paths and os.path.isdir(p)]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format='{"level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
+    args = parse_args(argv)
+    _embedded_python_path()
+    env = StreamExecutionEnvironment.get_execution_environment(flink_config(args))
+    t_env = StreamTableEnvironment.create(env)
+    build(env, t_env, args)
+    log.info("features job starting (restore=%s)", args.restore or "none")
+    env.execute("mlmesh-features")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Settings of the features service (the feature writer; the Flink job takes
+its own flags, see job/features_job.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from mlmesh.common.settings import MeshSettings, field
+
+
+class Settings(MeshSettings):
+    model_config = SettingsConfigDict(env_prefix="MLMESH_FEATURES_", extra="ignore",
+                                      populate_by_name=True)
+    service_name: ClassVar[str] = "feature-writer"
+
+    input_topic: str = field("feature_updates", "FeatureUpdate topic the writer consumes")
+    group_id: str = field("feature-writer", "consumer group of the writer")
+    batch_size: int = field(500, "records per Feast write")
+    poll_timeout_s: float = field(0.05, "consume() timeout; bounds added latency")
+    offline_dir: Path | None = field(None, "Parquet offline dir (<state>/features/offline)")
+    metrics_port: int = field(19101, "Prometheus endpoint; answers once the writer is ready")

@@ -1,0 +1,1 @@
+"""The feature writer: ``feature_updates`` (read_committed) -> Feast online + offline."""

@@ -1,0 +1,91 @@
+"""Feature writer wiring: SinkLoop (at-least-once, offsets committed after the
+Feast write) + FeastStore (idempotent, newest window wins)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from confluent_kafka import Message
+
+from features.catalog import VIEWS
+from features.settings import Settings
+from features.store import FeastStore, FeatureRow
+from mlmesh.common.lifecycle import StopSignal
+from mlmesh.common.logging import configure_logging
+from mlmesh.events.v1 import feature_update_pb2
+from mlmesh.kafka.config import consumer_config, producer_config
+from mlmesh.kafka.producer import MeshProducer
+from mlmesh.kafka.serde import SerdeError, decode
+from mlmesh.kafka.sink import Rejected, SinkLoop
+
+log = logging.getLogger(__name__)
+
+
+def to_row(msg: feature_update_pb2.FeatureUpdate) -> FeatureRow:
+    if msg.feature_view not in VIEWS:
+        raise SerdeError("validation", f"feature_view: unknown view {msg.feature_view!r}")
+    if not msg.user_id:
+        raise SerdeError("validation", "user_id: required")
+    return FeatureRow(msg.user_id, msg.feature_view, msg.window_start.ToMilliseconds(),
+                      msg.window_end.ToMilliseconds(), dict(msg.values),
+                      msg.emitted_at.ToMilliseconds())
+
+
+class BatchWriter:
+    """``handle_batch`` of the SinkLoop."""
+
+    def __init__(self, store: FeastStore, latency: Any = None, written: Any = None) -> None:
+        self.store = store
+        self.latency = latency
+        self.written = written
+
+    def __call__(self, batch: list[Message]) -> list[Rejected]:
+        rows: list[FeatureRow] = []
+        rejected: list[Rejected] = []
+        for m in batch:
+            try:
+                rows.append(to_row(decode(feature_update_pb2.FeatureUpdate, m.value())))
+            except SerdeError as exc:
+                rejected.append(Rejected(m, exc.error_class, exc.reason))
+        if rows:
+            n = self.store.write(rows)
+            now = time.time() * 1000
+            if self.latency is not None:
+                for r in rows:
+                    self.latency.record(max(0.0, (now - r.emitted_ms) / 1000))
+            if self.written is not None:
+                self.written.add(n)
+        return rejected
+
+
+def main(settings: Settings) -> int:
+    configure_logging("feature-writer", settings.log_level, settings.log_json)
+    stop = StopSignal().install()
+    store = FeastStore(settings.state_dir, settings.feast_online, settings.redis_url,
+                       settings.offline_dir)
+    t0 = time.monotonic()
+    store.open()  # import feast + apply the registry (seconds), before we report ready
+    log.info("feast ready", extra={"seconds": round(time.monotonic() - t0, 2),
+                                   "online": settings.feast_online})
+    from mlmesh.common.telemetry import init_telemetry
+
+    tel = init_telemetry("feature-writer", settings.metrics_port)
+    latency = tel.meter.create_histogram(
+        "features_emit_to_online_seconds", unit="s",
+        description="job emitted a window result -> written to the online store")
+    written = tel.meter.create_counter("features_online_rows_written")
+    extra = settings.kafka_extra()
+    loop = SinkLoop(
+        consumer_config=consumer_config(settings.kafka_bootstrap, settings.group_id,
+                                        "feature-writer", extra=extra),
+        topics=[settings.input_topic], handle_batch=BatchWriter(store, latency, written),
+        service="feature-writer", stop=stop,
+        dlq_producer=MeshProducer(producer_config(settings.kafka_bootstrap,
+                                                  "feature-writer-dlq", extra=extra)),
+        batch_size=settings.batch_size, poll_timeout=settings.poll_timeout_s)
+    stats = loop.run()
+    log.info("feature writer stopped", extra={"consumed": stats.consumed,
+                                              "dead_lettered": stats.dead_lettered})
+    return 0

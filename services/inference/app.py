@@ -1,0 +1,124 @@
+"""Wiring: dependencies, router + alert watcher, caches, interceptors, gRPC server."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from inference.auth import ApiKeyInterceptor, parse_keys
+from inference.emitter import PredictionEmitter
+from inference.features import FeastOnlineReader, open_feature_store
+from inference.metrics import Instruments
+from inference.retrieval import MilvusRetriever
+from inference.rollback import AlertWatcher
+from inference.router import PolicyStore, Router
+from inference.servicer import Deps, InferenceServicer
+from inference.settings import Settings
+from inference.triton import TritonGateway
+from mlmesh.common.lifecycle import StopSignal
+from mlmesh.common.logging import configure_logging
+from mlmesh.common.telemetry import init_telemetry
+from mlmesh.grpcx.server import GrpcServer
+from mlmesh.inference.v1 import inference_service_pb2 as pb
+from mlmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
+from mlmesh.ratelimit import KeyedLimiter
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["InferenceService"].full_name
+
+
+@dataclass
+class Service:
+    settings: Settings
+    server: GrpcServer
+    servicer: InferenceServicer
+    router: Router
+    deps: Deps
+    watcher: AlertWatcher | None
+    pool: ThreadPoolExecutor
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def start(self) -> Service:
+        self.server.start()
+        if self.watcher is not None:
+            self.watcher.start()
+        log.info("inference serving", extra={"port": self.server.port,
+                                             "primary": self.router.current().primary})
+        return self
+
+    def stop(self, grace: float = 5.0) -> None:
+        self.server.stop(grace)
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.deps.emitter is not None:
+            self.deps.emitter.close()
+        self.deps.triton.close()
+        self.deps.retriever.close()
+
+
+def build(settings: Settings) -> Service:
+    telemetry = init_telemetry(settings.service_name, settings.metrics_port)
+    instruments = Instruments.create(telemetry.meter)
+    extra = settings.kafka_extra()
+    deps = Deps(
+        features=FeastOnlineReader(
+            open_feature_store(settings.feast_repo, settings.state_dir, settings.feast_online,
+                               settings.redis_url), settings.feature_service),
+        triton=TritonGateway(settings.triton_grpc, settings.scorer_model,
+                             settings.embedding_model),
+        retriever=MilvusRetriever(settings.milvus_uri, settings.milvus_collection,
+                                  settings.embedding_model_version, settings.milvus_timeout_s),
+        emitter=PredictionEmitter(settings.kafka_bootstrap, settings.predictions_topic, extra,
+                                  on_failure=lambda: instruments.emit_failures.add(1))
+        if settings.emit_predictions else None,
+    )
+
+    def latest_loaded() -> str:
+        try:
+            versions = deps.triton.scorer_versions()
+        except Exception:  # Triton not up yet: retried on the next poll
+            return ""
+        return versions[-1] if versions else ""
+
+    store = PolicyStore(settings.routing_path())
+    router = Router(store, settings.routing_poll_s, fallback=latest_loaded)
+    pool = ThreadPoolExecutor(max_workers=max(4, settings.max_workers // 2),
+                              thread_name_prefix="inference-fanout")
+    servicer = InferenceServicer(settings, deps, router, instruments, pool)
+    auth = ApiKeyInterceptor(parse_keys(settings.api_keys),
+                             KeyedLimiter(settings.key_rate, settings.key_burst),
+                             settings.max_request_bytes,
+                             on_reject=lambda why: instruments.rejected.add(1, {"reason": why}))
+    server = GrpcServer(
+        name="inference", address=f"{settings.grpc_host}:{settings.grpc_port}",
+        service_names=[SERVICE_NAME],
+        register=lambda s: pb_grpc.add_InferenceServiceServicer_to_server(servicer, s),
+        dependencies={"feast": deps.features.probe, "milvus": deps.retriever.probe,
+                      "triton": deps.triton.probe},
+        interceptors=[auth], max_workers=settings.max_workers)
+
+    def rolled_back(_policy: object) -> None:
+        instruments.rollbacks.add(1)
+        router.reload(force=True)
+
+    watcher = AlertWatcher(settings.kafka_bootstrap, settings.alerts_topic,
+                           settings.alerts_group, store, on_rollback=rolled_back, extra=extra) \
+        if settings.watch_alerts else None
+    return Service(settings, server, servicer, router, deps, watcher, pool)
+
+
+def main(settings: Settings) -> int:
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    stop = StopSignal().install()
+    service = build(settings).start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        service.stop()
+    return 0

@@ -1,0 +1,67 @@
+"""The inference service's one Settings class (env prefix ``MLMESH_INFERENCE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from mlmesh.common.settings import MeshSettings, field
+
+
+class Settings(MeshSettings):
+    model_config = SettingsConfigDict(env_prefix="MLMESH_INFERENCE_", extra="ignore",
+                                      populate_by_name=True)
+    service_name: ClassVar[str] = "inference"
+
+    grpc_host: str = field("127.0.0.1", "bind address of the gRPC server")
+    grpc_port: int = field(50052, "gRPC port (0 = any free port)")
+    metrics_port: int = field(19103, "Prometheus scrape port (0 = none)")
+    max_workers: int = field(16, "gRPC worker threads")
+    max_request_bytes: int = field(64 * 1024, "largest accepted request message")
+    max_text_chars: int = field(4000, "longest accepted Predict text / Search query")
+    max_k: int = field(50, "largest k for retrieval")
+    default_k: int = field(5, "k when the request leaves it 0")
+
+    # Dependencies.
+    feature_service: str = field("risk_scoring_v1", "Feast feature service read per request")
+    milvus_collection: str = field("doc_chunks", "Milvus collection of the user's chunks")
+    embedding_model: str = field("minilm_embedding", "Triton embedding model")
+    embedding_model_version: str = field("1", "model_version of chunks to search")
+    scorer_model: str = field("risk_scorer", "Triton scoring model")
+    model_repository: Path | None = field(
+        None, "Triton model repository (model cards); default <state>/triton/model_repository")
+    default_timeout_s: float = field(2.0, "downstream budget when the caller sets no deadline")
+    milvus_timeout_s: float = field(0.5, "cap on one Milvus search")
+
+    # Rollouts.
+    routing_file: Path | None = field(
+        None, "routing policy; default <state>/inference/routing.yaml")
+    routing_poll_s: float = field(0.5, "how often the routing file's mtime is checked")
+    alerts_topic: str = field("alerts", "monitor alerts; a breach for a version rolls it back")
+    alerts_group: str = field("inference-rollback", "consumer group of the alert watcher")
+    watch_alerts: bool = field(True, "consume alerts and roll back automatically")
+    predictions_topic: str = field("predictions", "where PredictionMade records go")
+    emit_predictions: bool = field(True, "produce PredictionMade per answer")
+
+    # Protection.
+    api_keys: str = field("", "comma-separated name:sha256hex of accepted API keys "
+                              "(empty = authentication off)")
+    key_rate: float = field(0.0, "requests/s per API key (0 = unlimited)")
+    key_burst: float = field(100.0, "bucket size per API key")
+    user_rate: float = field(0.0, "requests/s per user_id (0 = unlimited)")
+    user_burst: float = field(20.0, "bucket size per user_id")
+
+    # Caches.
+    cache_size: int = field(10000, "exact Predict cache entries (0 = off)")
+    cache_ttl_s: float = field(5.0, "exact Predict cache TTL")
+    semantic_cache_size: int = field(5000, "semantic Search cache entries (0 = off)")
+    semantic_cache_ttl_s: float = field(30.0, "semantic Search cache TTL")
+    semantic_threshold: float = field(0.97, "cosine at or above which a cached search answers")
+
+    def routing_path(self) -> Path:
+        return self.routing_file or self.state_dir / "inference" / "routing.yaml"
+
+    def repository_path(self) -> Path:
+        return self.model_repository or self.state_dir / "triton" / "model_repository"

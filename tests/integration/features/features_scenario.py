@@ -1,0 +1,192 @@
+"""A scripted event stream for the features job, and helpers to run it.
+
+Events sit ~26 h in the past (so one flush event "now" closes every window,
+24 h ones included, while staying inside topic retention). Out-of-order
+arrivals stay within the watermark bound (on time by construction); late
+events are sent only after the job has shown a watermark past them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import Producer
+from features_reference import MIN, Ev, Key
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from mlmesh.events.v1 import dead_letter_pb2, document_pb2, feature_update_pb2, user_event_pb2
+from mlmesh.kafka.topics import TopicSpec, ensure_topics
+from mlmesh.localstack.base import free_port
+from mlmesh.localstack.flink import FlinkJobComponent
+from mlmesh.testing.kafka import consume_all
+
+OUT_OF_ORDER_MS = 5000
+SESSION_GAP_S = 300
+FLUSH_USER = "zz-flush"
+
+
+def _ts(ms: int) -> Timestamp:
+    t = Timestamp()
+    t.FromMilliseconds(ms)
+    return t
+
+
+@dataclass
+class Topics:
+    prefix: str
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}.user_events"
+
+    @property
+    def docs(self) -> str:
+        return f"{self.prefix}.documents"
+
+    @property
+    def out(self) -> str:
+        return f"{self.prefix}.feature_updates"
+
+    def create(self, bootstrap: str) -> None:
+        ensure_topics(bootstrap, [
+            TopicSpec(self.events, 3), TopicSpec(self.events + ".dlq", 1),
+            TopicSpec(self.docs, 1), TopicSpec(self.docs + ".dlq", 1), TopicSpec(self.out, 3)])
+
+
+@dataclass
+class Stream:
+    base: int
+    events: list[Ev] = field(default_factory=list)  # unique, on time (what must count)
+    docs: list[Ev] = field(default_factory=list)
+    sends: list[tuple[str, bytes, int]] = field(default_factory=list)  # (topic kind, key, ts)
+    payloads: list[tuple[str, str, bytes, int]] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+    @property
+    def flush_ts(self) -> int:
+        return self.base + 26 * 60 * MIN - 3 * MIN
+
+    @property
+    def final_watermark(self) -> int:
+        return self.flush_ts - OUT_OF_ORDER_MS - 1
+
+
+def event_bytes(e: Ev) -> bytes:
+    return user_event_pb2.UserEvent(event_id=e.event_id, user_id=e.user_id,
+                                    event_time=_ts(e.ts), action=e.action,  # type: ignore[arg-type]
+                                    amount=e.amount).SerializeToString()
+
+
+def doc_bytes(d: Ev) -> bytes:
+    return document_pb2.Document(doc_id=d.event_id, user_id=d.user_id, text="hello",
+                                 created_at=_ts(d.ts)).SerializeToString()
+
+
+def build_stream(seed: int = 7, users: int = 6, per_user: int = 25) -> Stream:
+    rnd = random.Random(seed)
+    base = (int(time.time() * 1000) - 26 * 60 * MIN) // MIN * MIN
+    s = Stream(base)
+    for u in range(users):
+        t = base + rnd.randint(0, 60_000)
+        for i in range(per_user):
+            t += rnd.choice([rnd.randint(1_000, 40_000), rnd.randint(1_000, 40_000),
+                             SESSION_GAP_S * 1000 + rnd.randint(1, 60_000)] if i == 12
+                            else [rnd.randint(1_000, 40_000)])
+            s.events.append(Ev(f"e-{u}-{i}", f"user-{u}", t, rnd.randint(1, 7),
+                               round(rnd.uniform(0, 200), 2)))
+        for j in range(rnd.randint(1, 4)):
+            s.docs.append(Ev(f"d-{u}-{j}", f"user-{u}", base + rnd.randint(0, 20 * MIN), 0, 0.0))
+    s.events.sort(key=lambda e: e.ts)
+    s.docs.sort(key=lambda e: e.ts)
+    order = list(s.events)
+    for i in range(1, len(order) - 1, 9):  # local swaps: out of order, within the bound
+        a, b = order[i], order[i + 1]
+        if 0 < b.ts - a.ts < OUT_OF_ORDER_MS - 1000:
+            order[i], order[i + 1] = b, a
+    for i, e in enumerate(order):
+        s.payloads.append(("events", e.user_id, event_bytes(e), e.ts))
+        if i % 23 == 5:  # the same event again, right after: must count once
+            s.payloads.append(("events", e.user_id, event_bytes(e), e.ts))
+            s.duplicates.append(e.event_id)
+    for d in s.docs:
+        s.payloads.append(("docs", d.user_id, doc_bytes(d), d.ts))
+    s.payloads.append(("docs", s.docs[0].user_id, doc_bytes(s.docs[0]), s.docs[0].ts))
+    return s
+
+
+def producer(bootstrap: str) -> Producer:
+    return Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
+                     "linger.ms": 5, "enable.idempotence": True})
+
+
+def send(p: Producer, topics: Topics, items: list[tuple[str, str, bytes, int]],
+         partition: int | None = None) -> None:
+    for kind, key, value, ts in items:
+        topic = topics.events if kind == "events" else topics.docs
+        kwargs = {"partition": partition} if partition is not None else {}
+        p.produce(topic, value, key=key.encode(), timestamp=ts, **kwargs)
+    assert p.flush(30) == 0
+
+
+def send_flush(p: Producer, topics: Topics, s: Stream) -> None:
+    """Flush events on every partition, twice: the second watermark advance
+    fires the zero-row timers registered while handling the first one."""
+    for round_, ts in enumerate((s.flush_ts - 2000, s.flush_ts)):
+        for part in range(3):
+            e = Ev(f"flush-{round_}-{part}", FLUSH_USER, ts, 1, 0.0)
+            send(p, topics, [("events", FLUSH_USER, event_bytes(e), e.ts)], partition=part)
+        d = Ev(f"flush-doc-{round_}", FLUSH_USER, ts, 0, 0.0)
+        send(p, topics, [("docs", FLUSH_USER, doc_bytes(d), d.ts)])
+        time.sleep(2.0)
+
+
+def job(state_dir: Path, bootstrap: str, topics: Topics) -> FlinkJobComponent:
+    return FlinkJobComponent(
+        state_dir, bootstrap, rest_port=free_port(), name=f"features-job-{topics.prefix}",
+        args=["--events-topic", topics.events, "--documents-topic", topics.docs,
+              "--output-topic", topics.out, "--group-id", topics.prefix,
+              "--txn-prefix", topics.prefix, "--session-gap-s", str(SESSION_GAP_S),
+              "--out-of-orderness-ms", str(OUT_OF_ORDER_MS), "--checkpoint-interval-ms", "500",
+              "--idle-timeout-ms", "10000"])
+
+
+def feature_updates(bootstrap: str, topic: str) -> list[feature_update_pb2.FeatureUpdate]:
+    return [feature_update_pb2.FeatureUpdate.FromString(v or b"")
+            for _, v in consume_all(bootstrap, topic, timeout=60)]
+
+
+def as_results(updates: list[feature_update_pb2.FeatureUpdate]) -> Iterator[
+        tuple[Key, dict[str, float]]]:
+    for u in updates:
+        if u.user_id != FLUSH_USER:
+            yield (u.user_id, u.feature_view, u.window_end.ToMilliseconds()), dict(u.values)
+
+
+def dead_letters(bootstrap: str, topic: str) -> list[dead_letter_pb2.DeadLetter]:
+    return [dead_letter_pb2.DeadLetter.FromString(v or b"")
+            for _, v in consume_all(bootstrap, topic, timeout=60)]
+
+
+def wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(1.0)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+@dataclass
+class JobRun:
+    bootstrap: str
+    topics: Topics
+    stream: Stream
+    expected: dict[Key, dict[str, float]]
+    observed: list[tuple[Key, dict[str, float]]]
+    late_event: Ev
+    late_doc: Ev
+    state_dir: Path
