@@ -114,3 +114,17 @@ def inference_factory(ctx: StackContext) -> Component:
         health_probe=grpc_health_probe(addr, "mlmesh.inference.v1.InferenceService"),
         addresses={"grpc": addr, "metrics": f"http://127.0.0.1:{metrics}/metrics"},
     )
+
+
+def embedder_factory(ctx: StackContext) -> Component:
+    host = ctx.env.get("MLMESH_EMBEDDER_HTTP_HOST", "127.0.0.1")
+    port = _port(ctx, "MLMESH_EMBEDDER_METRICS_PORT", 19102)
+    return ServiceComponent(
+        "embedder", "embedder", ctx.state_dir,
+        env=ctx.service_env(MLMESH_EMBEDDER_HTTP_HOST=host,
+                            MLMESH_EMBEDDER_METRICS_PORT=str(port)),
+        # ready only when Kafka, Triton and Milvus all answer
+        health_probe=http_probe(f"http://{host}:{port}/readyz"),
+        addresses={"health": f"http://{host}:{port}/readyz",
+                   "metrics": f"http://{host}:{port}/metrics"},
+    )

@@ -86,6 +86,7 @@ COMPONENTS: list[ComponentEntry] = [
     ComponentEntry("features-job", "mlmesh.localstack.mesh:features_job_factory"),
     ComponentEntry("feature-writer", "mlmesh.localstack.mesh:feature_writer_factory"),
     ComponentEntry("ingest", "mlmesh.localstack.mesh:ingest_factory"),
+    ComponentEntry("embedder", "mlmesh.localstack.mesh:embedder_factory"),
     ComponentEntry("inference", "mlmesh.localstack.mesh:inference_factory"),
     ComponentEntry("monitor", "mlmesh.localstack.mesh:monitor_factory"),
 ]

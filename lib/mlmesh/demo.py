@@ -1,0 +1,333 @@
+"""`make demo` / `mlmesh demo`: the whole mesh on one machine, in one command.
+
+1. start the real local stack (Kafka, Milvus, Triton, the PyFlink job, the
+   feature writer, ingest, embedder, inference, monitor);
+2. stream a synthetic workload through ingest for about a minute;
+3. let the mesh drain, then call Predict and Search for a few users;
+4. print a summary table and the exactly-once audit;
+5. stop everything and check that no process or port is left behind.
+
+User events carry event times six minutes in the past, so that a final
+watermark mark at "now" closes every 5-minute window of the run before the
+audit counts them; documents are stamped "now", so doc -> searchable is real.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mlmesh.client_settings import ClientSettings
+from mlmesh.events.v1 import dead_letter_pb2, embedding_written_pb2, feature_update_pb2
+from mlmesh.workload.generator import Record, Workload, WorkloadConfig
+from mlmesh.workload.sender import SendReport, send_via_ingest
+
+EVENT_SHIFT_MS = 6 * 60_000
+
+
+@dataclass
+class DemoConfig:
+    seconds: float = 60.0
+    rate: float = 1500.0
+    users: int = 300
+    doc_ratio: float = 0.002
+    predict_calls: int = 200
+    keep: bool = False
+    seed: int = 7
+
+
+@dataclass
+class DemoResult:
+    startup_s: dict[str, float] = field(default_factory=dict)
+    send: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    audit: dict[str, Any] = field(default_factory=dict)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    ok: bool = False
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def workload(cfg: DemoConfig) -> list[Record]:
+    events = int(cfg.seconds * cfg.rate)
+    recs = list(Workload(WorkloadConfig(users=cfg.users, events=events, doc_ratio=cfg.doc_ratio,
+                                        span_s=cfg.seconds, seed=cfg.seed)).records())
+    for rec in recs:
+        if rec.kind == "user_event":
+            ts = rec.msg.event_time  # type: ignore[union-attr]
+            ts.FromMilliseconds(ts.ToMilliseconds() - EVENT_SHIFT_MS)
+    return recs
+
+
+def start_stack(console: Console) -> dict[str, float]:
+    from mlmesh.localstack import stack
+
+    times: dict[str, float] = {}
+    ctx = stack.StackContext()
+    for entry in stack.entries():
+        if not entry.enabled(ctx):
+            continue
+        t0 = time.monotonic()
+        with console.status(f"starting {entry.name} ..."):
+            stack.up([entry.name], ctx=ctx, timeout=300)
+        times[entry.name] = round(time.monotonic() - t0, 1)
+        console.print(f"  [green]up[/green] {entry.name:<15} {times[entry.name]:>6.1f} s")
+    return times
+
+
+def stream(records: list[Record], cfg: DemoConfig, settings: ClientSettings,
+           console: Console) -> SendReport:
+    total = len(records)
+    with Progress(TextColumn("[bold]streaming"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("stream", total=total)
+        rate = total / cfg.seconds
+        return send_via_ingest(records, settings.ingest_grpc, rate=rate, batch=250,
+                               progress=lambda n: progress.advance(task, n))
+
+
+def ask(settings: ClientSettings, users: list[str], calls: int) -> tuple[list[float],
+                                                                       list[dict[str, Any]]]:
+    from mlmesh.inference.v1 import inference_service_pb2 as ipb
+    from mlmesh.inference.v1 import inference_service_pb2_grpc as igrpc
+
+    channel = grpc.insecure_channel(settings.inference_grpc)
+    stub = igrpc.InferenceServiceStub(channel)
+    md = (("x-api-key", settings.api_key),) if settings.api_key else None
+    lat: list[float] = []
+    answers: list[dict[str, Any]] = []
+    for i in range(calls):
+        user = users[i % len(users)]
+        t0 = time.perf_counter()
+        try:
+            resp = stub.Predict(ipb.PredictRequest(user_id=user, request_id=f"demo-{i}"),
+                                timeout=5, metadata=md)
+        except grpc.RpcError as exc:
+            answers.append({"user": user, "error": f"{exc.code().name}: {exc.details()}"})
+            continue
+        lat.append((time.perf_counter() - t0) * 1000)
+        if i < 3:
+            answers.append({"call": "Predict", "user": user, "score": round(resp.score, 4),
+                            "model": f"{resp.model_name} v{resp.model_version}",
+                            "degraded": list(resp.degraded_reasons)})
+    for user in users[:3]:
+        try:
+            found = stub.Search(ipb.SearchRequest(user_id=user, query="refund for my order",
+                                                  k=3), timeout=10, metadata=md)
+            answers.append({"call": "Search", "user": user, "hits": [
+                {"chunk": c.chunk_id, "similarity": round(c.similarity, 3), "text": c.text[:60]}
+                for c in found.chunks]})
+        except grpc.RpcError as exc:
+            answers.append({"call": "Search", "user": user,
+                            "error": f"{exc.code().name}: {exc.details()}"})
+    channel.close()
+    return lat, answers
+
+
+def topic_figures(bootstrap: str) -> dict[str, Any]:
+    from mlmesh.chaos.topics import read_topic
+
+    out: dict[str, Any] = {}
+    fresh: list[float] = []
+    for rec in read_topic(bootstrap, "feature_updates"):
+        fu = feature_update_pb2.FeatureUpdate.FromString(rec.value or b"")
+        if fu.feature_view == "user_activity_5m" and fu.emitted_at.seconds:
+            fresh.append(fu.emitted_at.ToMilliseconds() - fu.window_end.ToMilliseconds())
+    out["window_close_to_feature_update_p99_ms"] = round(pct(fresh, 99), 1)
+    written = [embedding_written_pb2.EmbeddingWritten.FromString(r.value or b"")
+               for r in read_topic(bootstrap, "embeddings_written")]
+    if written:
+        t = sorted(w.written_at.ToMilliseconds() for w in written)
+        span_s = max((t[-1] - t[0]) / 1000, 1e-3)
+        out["documents_embedded"] = len({w.doc_id for w in written})
+        out["documents_embedded_per_s"] = round(len(written) / span_s, 1)
+        out["doc_to_searchable_p99_ms"] = round(pct([w.doc_to_searchable_ms for w in written],
+                                                    99), 1)
+    reasons: Counter[str] = Counter()
+    for topic in ("user_events.dlq", "documents.dlq", "labels.dlq", "feature_updates.dlq"):
+        for rec in read_topic(bootstrap, topic):
+            dl = dead_letter_pb2.DeadLetter.FromString(rec.value or b"")
+            reasons[f"{topic}: {dl.error_class}"] += 1
+    out["dead_letters"] = dict(reasons)
+    return out
+
+
+def audit(bootstrap: str, milvus_uri: str, acked_events: set[str],
+          acked_docs: set[str]) -> dict[str, Any]:
+    """The demo's exactly-once audit, from the stores' own contents:
+
+    * events: every acknowledged event is counted by the features exactly once,
+      i.e. the sum over closed 5-minute windows (newest value per user and
+      window; each event lies in 5 of them) divided by 5 equals the number of
+      unique acknowledged events;
+    * documents: every acknowledged document is in Milvus with exactly the
+      number of chunks the embedder's chunker makes of it, no duplicates.
+    """
+    from mlmesh.chaos.stores import expected_chunk_counts, milvus_chunks
+    from mlmesh.chaos.topics import read_topic
+    from mlmesh.events.v1 import document_pb2
+
+    newest: dict[tuple[str, int], tuple[int, float]] = {}
+    for rec in read_topic(bootstrap, "feature_updates"):
+        fu = feature_update_pb2.FeatureUpdate.FromString(rec.value or b"")
+        if fu.feature_view != "user_activity_5m" or fu.user_id.startswith("zz-"):
+            continue
+        key = (fu.user_id, fu.window_end.ToMilliseconds())
+        emitted = fu.emitted_at.ToMilliseconds()
+        if key not in newest or emitted >= newest[key][0]:
+            newest[key] = (emitted, fu.values.get("event_count_5m", 0.0))
+    counted = sum(v for _e, v in newest.values()) / 5
+    texts = {}
+    for rec in read_topic(bootstrap, "documents"):
+        doc = document_pb2.Document.FromString(rec.value or b"")
+        if doc.doc_id in acked_docs:
+            texts[doc.doc_id] = doc.text
+    expected = expected_chunk_counts(texts)
+    stored = milvus_chunks(milvus_uri)
+    by_doc: dict[str, list[int]] = {}
+    for (doc_id, _version), idx in stored.items():
+        by_doc.setdefault(doc_id, []).extend(idx)
+    chunk_problems = []
+    for doc_id, n in expected.items():
+        got = sorted(by_doc.get(doc_id, []))
+        if got != list(range(n)):
+            chunk_problems.append(f"{doc_id}: expected chunks 0..{n - 1}, stored {got[:12]}")
+    out = {
+        "events_acknowledged": len(acked_events),
+        "events_counted_by_features": counted,
+        "events_match": counted == len(acked_events),
+        "documents_acknowledged": len(acked_docs),
+        "documents_in_milvus": len(set(by_doc) & acked_docs),
+        "chunks_expected": sum(expected.values()),
+        "chunks_in_milvus": sum(len(by_doc.get(d, [])) for d in expected),
+        "chunk_mismatches": chunk_problems[:20],
+    }
+    out["documents_match"] = (not chunk_problems and out["documents_in_milvus"]
+                              == len(acked_docs))
+    out["ok"] = bool(out["events_match"] and out["documents_match"])
+    return out
+
+
+def audit_table(a: dict[str, Any]) -> Table:
+    table = Table(title="exactly-once audit", title_justify="left")
+    for col in ("what", "acknowledged", "in the stores", "match"):
+        table.add_column(col, justify="left" if col == "what" else "right")
+    table.add_row("events (features: sum of 5-min counts / 5)", f"{a['events_acknowledged']:,}",
+                  f"{a['events_counted_by_features']:,.0f}",
+                  "yes" if a["events_match"] else "[red]NO[/red]")
+    table.add_row("documents in Milvus", f"{a['documents_acknowledged']:,}",
+                  f"{a['documents_in_milvus']:,}",
+                  "yes" if a["documents_match"] else "[red]NO[/red]")
+    table.add_row("chunks (embedder's chunker vs Milvus)", f"{a['chunks_expected']:,}",
+                  f"{a['chunks_in_milvus']:,}", "yes" if not a["chunk_mismatches"]
+                  else "[red]NO[/red]")
+    return table
+
+
+def summary_table(res: DemoResult) -> Table:
+    f, s = res.figures, res.send
+    table = Table(title="mlmesh demo summary", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("events ingested / s", f"{s.get('events_per_s', 0):,.0f}"),
+        ("events acknowledged", f"{s.get('accepted', {}).get('user_event', 0):,}"),
+        ("feature freshness: window close -> feature_updates p99",
+         f"{f.get('window_close_to_feature_update_p99_ms', float('nan')):,.0f} ms"),
+        ("documents embedded / s", f"{f.get('documents_embedded_per_s', 0):,.1f}"),
+        ("doc -> searchable p99", f"{f.get('doc_to_searchable_p99_ms', float('nan')):,.0f} ms"),
+        ("Predict p50 / p99", f"{f.get('predict_p50_ms', float('nan')):.1f} / "
+                              f"{f.get('predict_p99_ms', float('nan')):.1f} ms"),
+        ("dead letters by reason", json.dumps(f.get("dead_letters", {})) or "none"),
+        ("exactly-once audit", "PASS" if res.audit.get("ok") else "[red]FAIL[/red]"),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
+def _fresh_state(console: Console) -> Path:
+    """The demo runs on a state dir of its own, wiped first, so that earlier runs
+    (their watermarks, checkpoints, topics) cannot make its events late."""
+    import os
+    import shutil
+
+    from mlmesh.localstack.base import port_open
+    from mlmesh.localstack.paths import default_state_dir
+
+    busy = [p for p in (19092, 18001, 19530, 50051, 50052, 18090) if port_open(p)]
+    if busy:
+        raise SystemExit(f"ports {busy} are in use (a running `mlmesh up`?): run "
+                         "`mlmesh down` first, the demo starts and stops its own stack")
+    state = default_state_dir() / "demo"
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    os.environ["MLMESH_STATE_DIR"] = str(state)  # read by every Settings and launcher
+    console.print(f"state dir: {state}")
+    return state
+
+
+def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
+    from mlmesh.chaos.drain import wait_drained
+    from mlmesh.chaos.load import flush_marks
+    from mlmesh.localstack import stack
+
+    console = Console()
+    res = DemoResult()
+    console.rule("[bold]mlmesh demo: starting the local mesh")
+    _fresh_state(console)
+    settings = ClientSettings()
+    try:
+        res.startup_s = start_stack(console)
+        records = workload(cfg)
+        console.rule(f"[bold]streaming {len(records):,} records for ~{cfg.seconds:.0f} s")
+        report = stream(records, cfg, settings, console)
+        res.send = {**report.as_dict(), "events_per_s": report.accepted["user_event"]
+                    / max(report.seconds, 1e-3)}
+        console.rule("[bold]draining")
+        flush_marks(settings.kafka_bootstrap)
+        with console.status("waiting for every consumer to catch up ..."):
+            drain = wait_drained(settings.kafka_bootstrap, timeout=420, quiet_s=10)
+        console.print(f"drained in {drain['seconds']} s: {drain['drained']}")
+        users = sorted({r.key for r in records if r.kind == "user_event"})[:10]
+        lat, res.answers = ask(settings, users, cfg.predict_calls)
+        res.figures = topic_figures(settings.kafka_bootstrap)
+        res.figures["predict_p50_ms"] = round(pct(lat, 50), 2)
+        res.figures["predict_p99_ms"] = round(pct(lat, 99), 2)
+        for answer in res.answers[:6]:
+            console.print(answer)
+        kinds = {r.msg.event_id: r.kind for r in records  # type: ignore[union-attr]
+                 if r.kind == "user_event"}
+        docs = {r.msg.doc_id for r in records if r.kind == "document"}  # type: ignore[union-attr]
+        acked = set(report.accepted_ids)
+        res.audit = audit(settings.kafka_bootstrap, settings.milvus_uri,
+                          acked & set(kinds), acked & docs)
+        console.print(audit_table(res.audit))
+        for problem in res.audit["chunk_mismatches"][:5]:
+            console.print(f"  [red]{problem}[/red]")
+        console.print(summary_table(res))
+        res.ok = bool(res.audit["ok"])
+    finally:
+        if not cfg.keep:
+            console.rule("[bold]stopping")
+            report_down = stack.down()
+            console.print("clean: no process or port left" if report_down.clean
+                          else f"[red]left over: {report_down.leftovers}[/red]")
+        if out_path is not None:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(json.dumps(res.__dict__, indent=2, default=str))
+    return res

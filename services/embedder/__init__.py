@@ -1,0 +1,1 @@
+"""mlmesh embedder service."""

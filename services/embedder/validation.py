@@ -1,0 +1,112 @@
+"""Decode and validate one ``documents`` record; every rejection has a class
+and a reason that go to ``documents.dlq``.
+
+Classes: ``decode`` (not a Document: garbage, another schema), ``encoding``
+(a string field is not valid UTF-8), ``validation`` (missing/invalid ids, empty
+text), ``oversize`` (text above the limit).
+"""
+
+from __future__ import annotations
+
+import re
+
+from google.protobuf import unknown_fields
+
+from mlmesh.events.v1 import document_pb2
+from mlmesh.kafka.serde import SerdeError, decode
+
+ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+USER_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+_STRING_FIELDS = {1: "doc_id", 2: "user_id", 3: "text", 4: "source"}
+
+
+class Invalid(ValueError):
+    def __init__(self, error_class: str, reason: str, record_id: str = "") -> None:
+        super().__init__(reason)
+        self.error_class = error_class
+        self.reason = reason
+        self.record_id = record_id
+
+
+def parse_document(data: bytes | None, max_text_bytes: int) -> document_pb2.Document:
+    """A valid Document or :class:`Invalid`."""
+    if data is not None and len(data) > max_text_bytes + 4096:
+        raise Invalid("oversize", f"record of {len(data)} bytes exceeds the text limit "
+                                  f"{max_text_bytes} plus envelope")
+    try:
+        doc = decode(document_pb2.Document, data)
+    except SerdeError as exc:
+        bad = _invalid_utf8_field(data or b"")
+        if bad is not None:
+            raise Invalid("encoding", f"{bad}: invalid UTF-8") from exc
+        raise Invalid(exc.error_class, exc.reason) from exc
+    ufs = unknown_fields.UnknownFieldSet(doc)
+    unknown = sorted({ufs[i].field_number for i in range(len(ufs))})
+    try:
+        _check(doc, max_text_bytes)
+    except Invalid as exc:
+        if unknown:  # fields a Document does not have, and not a valid Document either
+            raise Invalid("decode", "unknown schema: not a mlmesh.events.v1.Document "
+                                    f"(unknown fields {unknown[:8]}; {exc.reason})",
+                          exc.record_id) from exc
+        raise
+    return doc
+
+
+def _check(doc: document_pb2.Document, max_text_bytes: int) -> None:
+    rid = doc.doc_id[:128]
+    if not doc.doc_id:
+        raise Invalid("validation", "doc_id: required")
+    if not ID_RE.match(doc.doc_id):
+        raise Invalid("validation", "doc_id: must match [A-Za-z0-9_.:-]{1,128}", rid)
+    if not doc.user_id:
+        raise Invalid("validation", "user_id: required", rid)
+    if not USER_RE.match(doc.user_id):
+        raise Invalid("validation", "user_id: must match [A-Za-z0-9_.:-]{1,64}", rid)
+    size = len(doc.text.encode("utf-8"))
+    if size > max_text_bytes:
+        raise Invalid("oversize", f"text: {size} bytes exceeds {max_text_bytes}", rid)
+    if not doc.text.strip():
+        raise Invalid("validation", "text: empty", rid)
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated varint")
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _invalid_utf8_field(data: bytes) -> str | None:
+    """The name of the first top-level string field holding invalid UTF-8, if the
+    payload is otherwise well-formed wire format (why a decode failed)."""
+    pos = 0
+    try:
+        while pos < len(data):
+            tag, pos = _varint(data, pos)
+            number, wire = tag >> 3, tag & 7
+            if wire == 0:
+                _, pos = _varint(data, pos)
+            elif wire == 1:
+                pos += 8
+            elif wire == 5:
+                pos += 4
+            elif wire == 2:
+                length, pos = _varint(data, pos)
+                value, pos = data[pos:pos + length], pos + length
+                if number in _STRING_FIELDS:
+                    try:
+                        value.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        return f"{_STRING_FIELDS[number]} (byte {exc.start})"
+            else:
+                return None
+    except ValueError:
+        return None
+    return None
