@@ -48,9 +48,56 @@ def run_one(area: str, module: str, args: list[str], limit: int) -> dict[str, An
     data: dict[str, Any] = {}
     if result_file.exists() and result_file.stat().st_mtime >= time.time() - (
             time.monotonic() - start) - 5:
-        data = json.loads(result_file.read_text())
+        data = normalise(area, json.loads(result_file.read_text()))
     return {"area": area, "status": status, "seconds": round(time.monotonic() - start, 1),
             "result": data, "log_tail": tail if status != "ok" else ""}
+
+
+def _r(name: str, value: float, baseline: float, target: float | None, unit: str,
+       higher: bool = True) -> dict[str, Any]:
+    from bench.common import ratio
+
+    return ratio(name, value, baseline, target, unit, higher)
+
+
+def normalise(area: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Benchmarks written before bench.common existed keep their own layout;
+    derive their ``ratios``/``latency_ms`` here so the summary shows them."""
+    if not data or data.get("ratios"):
+        return data
+    out = dict(data)
+    if area == "embedder" and "end_to_end" in data:
+        e2e, direct = data["end_to_end"], data.get("direct_onnx_batch32", {})
+        base = direct.get("docs_per_s") or direct.get("after", {}).get("docs_per_s") or 0
+        reliable = data.get("baseline_reliable", True)
+        out["ratios"] = [_r("embedder end to end vs direct ONNX Runtime batch 32"
+                            + ("" if reliable else " (baseline unreliable: too few batches)"),
+                            e2e.get("docs_per_s", 0), base, 0.85 if reliable else None,
+                            "docs/s")]
+        half = e2e.get("half_load", {})
+        ms = data.get("milvus_search", {})
+        out["absolute"] = [
+            {"name": "doc -> searchable p99 at 50% load", "value": half.get(
+                "doc_to_searchable_ms_p99"), "target": 1000, "unit": "ms",
+             "pass": data.get("targets", {}).get("p99_searchable_le_1000ms")},
+            {"name": "Milvus filtered top-10 p99 (100k)", "value": ms.get("p99_ms"),
+             "target": 20, "unit": "ms", "pass": data.get("targets", {}).get(
+                 "search_p99_le_20ms")},
+            {"name": "Milvus recall@10", "value": ms.get("recall_at_10"), "target": 0.95,
+             "unit": "", "pass": data.get("targets", {}).get("search_recall_ge_0.95")}]
+        out["latency_ms"] = {
+            "doc -> searchable": {"p50": half.get("doc_to_searchable_ms_p50"),
+                                  "p99": half.get("doc_to_searchable_ms_p99")},
+            "Milvus search": {"p50": ms.get("p50_ms"), "p99": ms.get("p99_ms")}}
+    if area == "monitor" and "throughput" in data:
+        t = data["throughput"]
+        out["ratios"] = [_r("monitor catch-up vs raw confluent-kafka consume",
+                            t.get("monitor_catch_up_per_s", 0), t.get("raw_confluent_per_s", 0),
+                            None, "events/s")]
+        out["absolute"] = [{"name": "drift onset -> alert (max)", "value": data.get(
+            "drift", {}).get("max_onset_to_alert_s"), "target": data.get("drift", {}).get(
+            "window_s"), "unit": "s", "pass": data.get("drift", {}).get("within_one_window")}]
+    return out
 
 
 def _fmt(v: Any) -> str:

@@ -71,6 +71,9 @@ def test_drift_alert_within_one_window(monitor_factory: Any, tmp_path: Path) -> 
         assert alert.labels["model_version"] == "v1" and alert.value > 0.2
         assert alert.threshold == 0.2 and alert.metric == "psi"
 
+        # the alert may fire before every drifted record is counted: wait for all
+        mon.wait_for(lambda s: s["processed"].get("predictions", 0) >= 2900, 30, "drifted")
+        time.sleep(1.5)
         s = mon.summary()
         got = sample(s, "psi", model_version="v1", feature="amount_sum_5m")
         assert got is not None
