@@ -14,6 +14,7 @@ from google.protobuf import unknown_fields
 
 from mlmesh.events.v1 import document_pb2
 from mlmesh.kafka.serde import SerdeError, decode
+from mlmesh.wire import WireError, fields
 
 ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 USER_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
@@ -70,43 +71,17 @@ def _check(doc: document_pb2.Document, max_text_bytes: int) -> None:
         raise Invalid("validation", "text: empty", rid)
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ValueError("truncated varint")
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return value, pos
-        shift += 7
-
-
 def _invalid_utf8_field(data: bytes) -> str | None:
     """The name of the first top-level string field holding invalid UTF-8, if the
     payload is otherwise well-formed wire format (why a decode failed)."""
-    pos = 0
     try:
-        while pos < len(data):
-            tag, pos = _varint(data, pos)
-            number, wire = tag >> 3, tag & 7
-            if wire == 0:
-                _, pos = _varint(data, pos)
-            elif wire == 1:
-                pos += 8
-            elif wire == 5:
-                pos += 4
-            elif wire == 2:
-                length, pos = _varint(data, pos)
-                value, pos = data[pos:pos + length], pos + length
-                if number in _STRING_FIELDS:
-                    try:
-                        value.decode("utf-8")
-                    except UnicodeDecodeError as exc:
-                        return f"{_STRING_FIELDS[number]} (byte {exc.start})"
-            else:
-                return None
-    except ValueError:
+        for number, wire_type, value in fields(data):
+            if wire_type == 2 and number in _STRING_FIELDS and isinstance(value, bytes):
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return f"{_STRING_FIELDS[number]} (byte {exc.start})"
+    except WireError:
         return None
+    return None
     return None

@@ -19,9 +19,9 @@ from inference.triton import TritonGateway
 from mlmesh.common.lifecycle import StopSignal
 from mlmesh.common.logging import configure_logging
 from mlmesh.common.telemetry import init_telemetry
+from mlmesh.grpcx.registration import add_unary_servicer
 from mlmesh.grpcx.server import GrpcServer
 from mlmesh.inference.v1 import inference_service_pb2 as pb
-from mlmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
 from mlmesh.ratelimit import KeyedLimiter
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ def build(settings: Settings) -> Service:
     server = GrpcServer(
         name="inference", address=f"{settings.grpc_host}:{settings.grpc_port}",
         service_names=[SERVICE_NAME],
-        register=lambda s: pb_grpc.add_InferenceServiceServicer_to_server(servicer, s),
+        register=lambda s: add_unary_servicer(
+            servicer, pb.DESCRIPTOR.services_by_name["InferenceService"], s),
         dependencies={"feast": deps.features.probe, "milvus": deps.retriever.probe,
                       "triton": deps.triton.probe},
         interceptors=[auth], max_workers=settings.max_workers)

@@ -85,7 +85,8 @@ class ApiKeyInterceptor(grpc.ServerInterceptor):
               ) -> Caller:
         try:
             caller = self.authenticate(metadata)
-            size = request.ByteSize() if hasattr(request, "ByteSize") else 0
+            size = (len(request) if isinstance(request, bytes)
+                    else request.ByteSize() if hasattr(request, "ByteSize") else 0)
             if size > self.max_request_bytes:
                 raise PayloadTooLarge(
                     f"request of {size} bytes exceeds the limit of {self.max_request_bytes}")

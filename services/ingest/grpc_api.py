@@ -8,9 +8,9 @@ from collections.abc import Callable
 import grpc
 
 from ingest.core import IngestCore
-from ingest.wire import WireError, repeated_field
 from mlmesh.grpcx.errors import InvalidArgument, ResourceExhausted
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
+from mlmesh.wire import WireError, repeated_field
 
 SERVICE = pb.DESCRIPTOR.services_by_name["IngestService"].full_name
 

@@ -22,6 +22,7 @@ from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.kafka.dlq import dead_letter, dlq_topic
 from mlmesh.kafka.headers import inject
 from mlmesh.kafka.producer import MeshProducer
+from mlmesh.kafka.serde import record_time_ms
 from mlmesh.ratelimit import KeyedLimiter
 
 log = logging.getLogger(__name__)
@@ -146,21 +147,6 @@ class Publisher:
                     self.counts["throttled"] += 1
 
 
-# The record's own time field, by message type: it becomes the Kafka record
-# timestamp, which event-time consumers (the features job's per-partition
-# watermarks) read. Without it the broker stamps "now", and any record whose
-# event time is older than the watermark bound would be judged late.
-_TIME_FIELDS = ("event_time", "created_at", "label_time")
-
-
-def record_time_ms(msg: Any) -> int | None:
-    fields = msg.DESCRIPTOR.fields_by_name
-    for name in _TIME_FIELDS:
-        if name in fields:
-            ts = getattr(msg, name)
-            ms = int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
-            return ms if ms > 0 else None
-    return None
 
 
 def summarize(results: list[pb.PublishResult]) -> tuple[int, int]:

@@ -44,3 +44,20 @@ def from_json(cls: type[M], obj: dict[str, Any] | str) -> M:
 
 def to_json_dict(msg: Message) -> dict[str, Any]:
     return json_format.MessageToDict(msg, preserving_proto_field_name=True)
+
+
+# The record's own time field, by message type: it becomes the Kafka record
+# timestamp, which event-time consumers (the features job's per-partition
+# watermarks) read. Without it the broker stamps "now", and any record whose
+# event time is older than the watermark bound would be judged late.
+_TIME_FIELDS = ("event_time", "created_at", "label_time")
+
+
+def record_time_ms(msg: Any) -> int | None:
+    fields = msg.DESCRIPTOR.fields_by_name
+    for name in _TIME_FIELDS:
+        if name in fields:
+            ts = getattr(msg, name)
+            ms = int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
+            return ms if ms > 0 else None
+    return None

@@ -17,7 +17,7 @@ from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 from mlmesh.kafka.config import producer_config
 from mlmesh.kafka.producer import MeshProducer
-from mlmesh.kafka.serde import SerdeError, from_json
+from mlmesh.kafka.serde import SerdeError, from_json, record_time_ms
 from mlmesh.workload.generator import TOPICS, Kind, Record
 
 _CLASSES: dict[str, type[user_event_pb2.UserEvent | document_pb2.Document | label_pb2.Label]] = {
@@ -90,7 +90,9 @@ def send_direct(records: Iterable[Record], bootstrap: str, rate: float = 0,
     start = time.perf_counter()
     names = topics or TOPICS
     for rec in records:
-        producer.produce(names[rec.kind], rec.msg.SerializeToString(), key=rec.key)
+        # the record timestamp is the event time: event-time consumers read it
+        producer.produce(names[rec.kind], rec.msg.SerializeToString(), key=rec.key,
+                         timestamp=record_time_ms(rec.msg))
         report.sent[rec.kind] += 1
         pacer.tick()
         if progress:

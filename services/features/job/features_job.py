@@ -52,7 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--checkpoint-dir", default=_env("CHECKPOINT_DIR", ".mlmesh/features/checkpoints"))
     a("--checkpoint-interval-ms", type=int, default=int(_env("CHECKPOINT_INTERVAL_MS", "500")))
     a("--out-of-orderness-ms", type=int, default=int(_env("OUT_OF_ORDERNESS_MS", "5000")))
-    a("--idle-timeout-ms", type=int, default=int(_env("IDLE_TIMEOUT_MS", "10000")))
+    a("--idle-timeout-ms", type=int, default=int(_env("IDLE_TIMEOUT_MS", "0")),
+      help="0 (default): no idleness; a partition idle longer than a non-zero timeout "
+           "drops out of the watermark and its later records can be judged late")
     a("--session-gap-s", type=int, default=int(_env("SESSION_GAP_S", str(DEFAULT_SESSION_GAP_S))))
     a("--dedup-ttl-h", type=int, default=int(_env("DEDUP_TTL_H", "26")))
     a("--parallelism", type=int, default=int(_env("PARALLELISM", "1")))

@@ -59,3 +59,16 @@ def test_per_user_rate_limit(inference_env: Any) -> None:
             stub.Predict(pb.PredictRequest(user_id="someone-else"), timeout=10)
     finally:
         svc.stop(0)
+
+
+def test_malformed_request_bytes_are_invalid_argument(service: Service) -> None:
+    """Bytes that are not a PredictRequest (invalid UTF-8 in user_id, truncated)
+    get INVALID_ARGUMENT with the parser's reason, not INTERNAL."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{service.port}")
+    predict = channel.unary_unary("/mlmesh.inference.v1.InferenceService/Predict")
+    with channel:
+        for raw in (b"\x0a\x02\xff\xfe", b"\x0a\x10abc"):
+            with pytest.raises(grpc.RpcError) as info:
+                predict(raw, timeout=10)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+            assert "malformed mlmesh.inference.v1.PredictRequest" in info.value.details()

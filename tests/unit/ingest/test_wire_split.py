@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.wire import WireError, repeated_field
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.testing.builders import event
+from mlmesh.wire import WireError, repeated_field
 
 
 def test_split_returns_each_item_bytes():

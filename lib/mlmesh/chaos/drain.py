@@ -1,0 +1,104 @@
+"""Wait until the mesh has caught up: every consumer group of the mesh's
+topics at zero lag and no topic growing for ``quiet_s`` seconds."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+log = logging.getLogger(__name__)
+TOPICS = ("user_events", "documents", "labels", "feature_updates", "embeddings_written",
+          "predictions", "alerts")
+IGNORED_GROUPS = ("chaos-", "ingest-lag-", "consume-all-")
+
+
+def _end_offsets(admin: AdminClient, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    meta = admin.list_topics(timeout=10).topics
+    req = {TopicPartition(t, p): OffsetSpec.latest()
+           for t in topics if t in meta for p in meta[t].partitions}
+    if not req:
+        return {}
+    return {(tp.topic, tp.partition): int(f.result().offset)
+            for tp, f in admin.list_offsets(req, request_timeout=10).items()}
+
+
+def group_lags(admin: AdminClient, ends: dict[tuple[str, int], int],
+               bootstrap: str | None = None) -> dict[str, int]:
+    """Lag per consumer group over the mesh's topics (only partitions it
+    committed). With ``bootstrap``, a partition's offsets behind the end are
+    read (read_committed) and only *records* count: a transactional topic ends
+    with a commit marker that no consumer ever commits past."""
+    groups = [g.group_id for g in admin.list_consumer_groups(request_timeout=10)
+              .result().valid if not g.group_id.startswith(IGNORED_GROUPS)]
+    lags: dict[str, int] = {}
+    for gid in groups:
+        fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(gid)])[gid]
+        lag = 0
+        seen = False
+        for tp in fut.result().topic_partitions:
+            end = ends.get((tp.topic, tp.partition))
+            if end is None or tp.offset < 0:
+                continue
+            seen = True
+            behind = max(0, end - tp.offset)
+            if behind and bootstrap is not None and behind <= 3:
+                behind = records_between(bootstrap, tp.topic, tp.partition, tp.offset)
+            lag += behind
+        if seen:
+            lags[gid] = lag
+    return lags
+
+
+def records_between(bootstrap: str, topic: str, partition: int, start: int) -> int:
+    """Committed records from ``start`` to the end of one partition."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "chaos-drain-probe",
+                         "enable.auto.commit": False, "isolation.level": "read_committed",
+                         "enable.partition.eof": True, "log_level": 3})
+    try:
+        consumer.assign([TopicPartition(topic, partition, start)])
+        n = 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    return n
+                continue
+            n += 1
+        return n + 1  # could not reach the end: count it as behind
+    finally:
+        consumer.close()
+
+
+def wait_drained(bootstrap: str, timeout: float = 600.0, quiet_s: float = 15.0,
+                 expect_groups: Sequence[str] = ()) -> dict[str, object]:
+    """Block until drained or ``timeout``; what was seen last."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    deadline = time.monotonic() + timeout
+    t0 = time.monotonic()
+    last_ends: dict[tuple[str, int], int] = {}
+    stable_since = time.monotonic()
+    lags: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        try:
+            ends = _end_offsets(admin, TOPICS)
+            lags = group_lags(admin, ends, bootstrap)
+        except Exception as exc:  # a broker still recovering: try again
+            log.info("drain probe failed", extra={"error": repr(exc)})
+            time.sleep(2)
+            continue
+        if ends != last_ends:
+            last_ends, stable_since = ends, time.monotonic()
+        missing = [g for g in expect_groups if g not in lags]
+        quiet = time.monotonic() - stable_since
+        if not missing and all(v == 0 for v in lags.values()) and quiet >= quiet_s:
+            return {"drained": True, "seconds": round(time.monotonic() - t0, 1), "lags": lags}
+        time.sleep(1.0)
+    return {"drained": False, "seconds": round(time.monotonic() - t0, 1), "lags": lags}

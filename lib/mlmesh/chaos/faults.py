@@ -1,0 +1,156 @@
+"""A seeded, replayable fault schedule and the thread that carries it out.
+
+``plan(seed, ...)`` is a pure function of its arguments: the same seed over
+the same components gives the same faults at the same offsets, so a failing
+run is replayed with ``MLMESH_CHAOS_SEED=<seed>``. The runner executes faults
+one after another (a kill and its restart, a pause and its resume), never two
+at once, and logs each with what it cost.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from mlmesh.chaos.procs import NotRunning, ProcessControl
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["kill", "pause", "replay"]
+KILLABLE = ("ingest", "features-job", "feature-writer", "embedder", "inference", "monitor")
+PAUSABLE = ("triton", "milvus")
+
+
+@dataclass(frozen=True)
+class Fault:
+    at_s: float  # offset from the start of the stream
+    kind: Kind
+    target: str  # a component name, or a topic for replays
+    hold_s: float  # down/paused this long; for replays: records re-produced
+
+    def describe(self) -> str:
+        if self.kind == "replay":
+            return f"t+{self.at_s:.1f}s replay {int(self.hold_s)} records of {self.target}"
+        return f"t+{self.at_s:.1f}s {self.kind} {self.target} for {self.hold_s:.1f}s"
+
+
+@dataclass
+class FaultResult:
+    fault: Fault
+    started_s: float = 0.0
+    took_s: float = 0.0
+    ok: bool = False
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self.fault), "started_s": round(self.started_s, 2),
+                "took_s": round(self.took_s, 2), "ok": self.ok, "detail": self.detail}
+
+
+def plan(seed: int, components: Sequence[str], duration_s: float, kills_per_service: int = 3,
+         broker_kills: int = 1, pauses_per_store: int = 2, replays: int = 2) -> list[Fault]:
+    """Faults spread over ``[5%, 85%]`` of the stream, in time order."""
+    rng = random.Random(seed)
+    lo, hi = 0.05 * duration_s, 0.85 * duration_s
+    faults: list[Fault] = []
+    for name in (c for c in KILLABLE if c in components):
+        for _ in range(kills_per_service):
+            faults.append(Fault(round(rng.uniform(lo, hi), 1), "kill", name,
+                                round(rng.uniform(0.2, 3.0), 1)))
+    if "kafka" in components:
+        for _ in range(broker_kills):  # mid-stream, so both sides of it carry data
+            faults.append(Fault(round(rng.uniform(0.3, 0.6) * duration_s, 1), "kill", "kafka",
+                                round(rng.uniform(1.0, 4.0), 1)))
+    for name in (c for c in PAUSABLE if c in components):
+        for _ in range(pauses_per_store):
+            faults.append(Fault(round(rng.uniform(lo, hi), 1), "pause", name,
+                                round(rng.uniform(2.0, 6.0), 1)))
+    for i in range(replays):
+        topic = "user_events" if i % 2 == 0 else "documents"
+        faults.append(Fault(round(rng.uniform(0.4, 0.8) * duration_s, 1), "replay", topic,
+                            float(rng.randint(200, 2000) if topic == "user_events"
+                                  else rng.randint(20, 200))))
+    return sorted(faults, key=lambda f: (f.at_s, f.kind, f.target))
+
+
+@dataclass
+class FaultRunner:
+    """Carries out ``faults`` against a stack from a background thread."""
+
+    faults: list[Fault]
+    control: ProcessControl
+    restart: Callable[[str], float]  # start a killed component again; seconds it took
+    replay: Callable[[str, int], int]  # re-produce N old records of a topic; how many
+    results: list[FaultResult] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="chaos-faults", daemon=True)
+        self._t0 = 0.0
+        self.t0_epoch_ms = 0
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self.t0_epoch_ms = int(time.time() * 1000)  # to line faults up with dead letters
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        for fault in self.faults:
+            wait = fault.at_s - (time.monotonic() - self._t0)
+            if wait > 0 and self.stop.wait(wait):
+                return
+            res = FaultResult(fault, started_s=time.monotonic() - self._t0)
+            t0 = time.monotonic()
+            try:
+                res.detail = self._one(fault)
+                res.ok = True
+            except Exception as exc:  # recorded; the audit decides what it meant
+                res.detail = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("fault failed: %s: %s", fault.describe(), res.detail)
+            res.took_s = time.monotonic() - t0
+            self.results.append(res)
+            log.warning("fault done: %s (ok=%s, %.1fs) %s", fault.describe(), res.ok,
+                        res.took_s, res.detail)
+
+    def _one(self, fault: Fault) -> str:
+        if fault.kind == "replay":
+            n = self.replay(fault.target, int(fault.hold_s))
+            return f"re-produced {n} records"
+        if fault.kind == "pause":
+            pid = self.control.pause(fault.target)
+            try:
+                time.sleep(fault.hold_s)
+            finally:
+                self.control.resume(fault.target)
+            return f"SIGSTOP/SIGCONT pgid {pid}"
+        try:
+            pid = self.control.kill(fault.target)
+        except NotRunning:
+            pid = -1  # already down (e.g. died on its own): restart it all the same
+        time.sleep(fault.hold_s)
+        took = self.restart_until_up(fault.target)
+        return f"SIGKILL pgid {pid}; restarted in {took:.1f}s"
+
+    def restart_until_up(self, name: str, attempts: int = 4) -> float:
+        last: Exception | None = None
+        t0 = time.monotonic()
+        for _ in range(attempts):
+            try:
+                self.restart(name)
+                return time.monotonic() - t0
+            except Exception as exc:  # e.g. a dependency still recovering
+                last = exc
+                time.sleep(2.0)
+        raise RuntimeError(f"{name} did not come back after {attempts} starts: {last}")

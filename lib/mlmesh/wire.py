@@ -1,0 +1,60 @@
+"""Reading protobuf wire format directly, for what the generated parsers cannot
+say: which item of a batch is malformed (so one bad item never fails its
+batch), or which string field holds invalid UTF-8 (a clear dead-letter reason)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+
+class WireError(ValueError):
+    pass
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise WireError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise WireError("varint too long")
+
+
+def fields(buf: bytes) -> Iterator[tuple[int, int, bytes | int]]:
+    """Yield ``(field number, wire type, value)`` of each top-level field: the
+    integer of a varint, the raw bytes of fixed and length-delimited fields."""
+    pos, n = 0, len(buf)
+    while pos < n:
+        key, pos = _varint(buf, pos)
+        number, wire_type = key >> 3, key & 7
+        if number == 0:
+            raise WireError("field number 0")
+        value: bytes | int
+        if wire_type == 0:
+            value, pos = _varint(buf, pos)
+        elif wire_type in (1, 5):
+            size = 8 if wire_type == 1 else 4
+            value, pos = buf[pos:pos + size], pos + size
+        elif wire_type == 2:
+            length, pos = _varint(buf, pos)
+            if pos + length > n:
+                raise WireError(f"field {number}: length {length} past end of message")
+            value, pos = buf[pos:pos + length], pos + length
+        else:
+            raise WireError(f"unsupported wire type {wire_type}")
+        if pos > n:
+            raise WireError("truncated message")
+        yield number, wire_type, value
+
+
+def repeated_field(buf: bytes, field_number: int) -> Iterator[bytes]:
+    """The raw bytes of each occurrence of a length-delimited field."""
+    for number, wire_type, value in fields(buf):
+        if number == field_number and wire_type == 2 and isinstance(value, bytes):
+            yield value
