@@ -20,6 +20,10 @@ from mlmesh.events.v1 import (
     prediction_made_pb2,
     user_event_pb2,
 )
+from mlmesh.kafka.config import producer_config
+from mlmesh.kafka.dlq import dead_letter as make_dead_letter
+from mlmesh.kafka.dlq import dlq_topic
+from mlmesh.kafka.producer import MeshProducer
 from monitor.metrics import records as rec
 from monitor.settings import DATA_TOPICS
 from monitor.state import Monitor, window_of
@@ -105,6 +109,23 @@ def _dead_letter(mon: Monitor, r: rec.Record, topic: str, part: int, off: int, t
     rec.apply_dead_letter(r, topic=name, service=m.service, error_class=m.error_class)
 
 
+# Topics no other service consumes: the monitor dead-letters their bad records
+# (elsewhere the consuming service does, and a second dead letter would double up).
+SOLE_CONSUMER = ("predictions", "labels")
+
+
+def dead_letter(mon: Monitor, topic: str, part: int, offset: int, value: bytes,
+                exc: Exception) -> None:
+    producer = getattr(mon, "_dlq_producer", None)
+    if producer is None:
+        producer = MeshProducer(producer_config(mon.settings.kafka_bootstrap, "monitor-dlq"))
+        mon._dlq_producer = producer  # type: ignore[attr-defined]
+    record = make_dead_letter(original=value, key=None, source_topic=topic, partition=part,
+                              offset=offset, error_class="decode",
+                              reason=f"{type(exc).__name__}: {exc}", service="monitor")
+    producer.produce(dlq_topic(topic), record.SerializeToString())
+
+
 APPLY: dict[str, Apply] = {
     "predictions": _prediction, "embeddings_written": _embedding,
     "feature_updates": _feature, "labels": _label, "user_events": _user_event,
@@ -147,6 +168,8 @@ def process_batch(mon: Monitor, kind: str, events: Sequence[Any]) -> int:
                 live["bad"] = live.get("bad", 0) + 1
                 log.warning("undecodable record", extra={"topic": topic, "partition": part,
                                                         "offset": offset, "error": str(exc)})
+                if kind in SOLE_CONSUMER:
+                    dead_letter(mon, topic, part, offset, value or b"", exc)
             live["wm"] = offset
             changed = True
             applied += 1

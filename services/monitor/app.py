@@ -117,4 +117,7 @@ def main(settings: Settings) -> None:
     try:
         worker.execute_from_commandline()
     finally:
+        dlq = getattr(mon, "_dlq_producer", None)
+        if dlq is not None:
+            dlq.flush(10)  # dead letters of undecodable predictions/labels
         tel.shutdown()
