@@ -26,9 +26,11 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
             raise WireError("varint too long")
 
 
-def fields(buf: bytes) -> Iterator[tuple[int, int, bytes | int]]:
+def fields(buf: bytes, strict: bool = True) -> Iterator[tuple[int, int, bytes | int]]:
     """Yield ``(field number, wire type, value)`` of each top-level field: the
-    integer of a varint, the raw bytes of fixed and length-delimited fields."""
+    integer of a varint, the raw bytes of fixed and length-delimited fields.
+    ``strict=False``: a length-delimited field running past the end yields what
+    is there as the last field (for diagnosing a payload that fails to parse)."""
     pos, n = 0, len(buf)
     while pos < n:
         key, pos = _varint(buf, pos)
@@ -44,7 +46,10 @@ def fields(buf: bytes) -> Iterator[tuple[int, int, bytes | int]]:
         elif wire_type == 2:
             length, pos = _varint(buf, pos)
             if pos + length > n:
-                raise WireError(f"field {number}: length {length} past end of message")
+                if strict:
+                    raise WireError(f"field {number}: length {length} past end of message")
+                yield number, wire_type, buf[pos:]
+                return
             value, pos = buf[pos:pos + length], pos + length
         else:
             raise WireError(f"unsupported wire type {wire_type}")

@@ -75,7 +75,7 @@ def _invalid_utf8_field(data: bytes) -> str | None:
     """The name of the first top-level string field holding invalid UTF-8, if the
     payload is otherwise well-formed wire format (why a decode failed)."""
     try:
-        for number, wire_type, value in fields(data):
+        for number, wire_type, value in fields(data, strict=False):
             if wire_type == 2 and number in _STRING_FIELDS and isinstance(value, bytes):
                 try:
                     value.decode("utf-8")
