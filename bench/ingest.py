@@ -79,16 +79,19 @@ def library_path(bootstrap: str, topic: str, events: list[user_event_pb2.UserEve
     return rate
 
 
-def _client(args: tuple[str, list[bytes], int]) -> int:
+def _client(args: tuple[str, list[bytes], int]) -> tuple[int, list[float]]:
     address, requests, threads = args
     counts = [0] * threads
+    latencies: list[float] = []
 
     def run(k: int) -> None:
         ch = grpc.insecure_channel(address)
         call = ch.unary_unary("/mlmesh.ingest.v1.IngestService/Publish",
                               response_deserializer=pb.PublishResponse.FromString)
         for req in requests[k::threads]:
+            t0 = time.perf_counter()
             counts[k] += call(req, timeout=120).accepted
+            latencies.append((time.perf_counter() - t0) * 1000)
         ch.close()
 
     pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
@@ -96,12 +99,12 @@ def _client(args: tuple[str, list[bytes], int]) -> int:
         t.start()
     for t in pool:
         t.join()
-    return sum(counts)
+    return sum(counts), latencies
 
 
 def grpc_ingest(bootstrap: str, topics: dict[str, str], events: list[user_event_pb2.UserEvent],
                 batch: int = 1000, workers: int = 2, client_procs: int = 2,
-                threads: int = 4) -> float:
+                threads: int = 4) -> tuple[float, list[float]]:
     """`python -m ingest` as a real process (``workers`` processes sharing the
     port), loaded by ``client_procs`` client processes sending pre-serialized
     batches of ``batch`` events over ``threads`` channels each."""
@@ -136,13 +139,15 @@ def grpc_ingest(bootstrap: str, topics: dict[str, str], events: list[user_event_
                       for k in range(client_procs)]
             with multiprocessing.get_context("spawn").Pool(client_procs) as clients:
                 start = time.perf_counter()
-                accepted = sum(clients.map(_client, shares))
-                rate = accepted / (time.perf_counter() - start)
+                answers = clients.map(_client, shares)
+                rate = sum(a for a, _ in answers) / (time.perf_counter() - start)
+                accepted = sum(a for a, _ in answers)
+                latencies = [ms for _, lat in answers for ms in lat]
         finally:
             proc.terminate()
             proc.wait(60)
     assert accepted == len(events), accepted
-    return rate
+    return rate, latencies
 
 
 def main() -> dict[str, Any]:
@@ -161,7 +166,7 @@ def main() -> dict[str, Any]:
         payloads = [(e.user_id.encode(), e.SerializeToString()) for e in events]
         raw = raw_loop(boot, names["raw"], payloads)
         lib = library_path(boot, names["lib"], events)
-        grpc_rate = grpc_ingest(boot, names, events)
+        grpc_rate, latencies = grpc_ingest(boot, names, events)
     figures = {"records": n, "record_bytes": size, "java_producer_performance_eps": round(java),
                "raw_confluent_kafka_eps": round(raw), "library_path_eps": round(lib),
                "grpc_batched_ingest_eps": round(grpc_rate)}
@@ -173,7 +178,12 @@ def main() -> dict[str, Any]:
     ]
     absolute = [{"name": "batched gRPC ingest", "value": round(grpc_rate), "target": 50_000,
                  "unit": "events/s", "pass": grpc_rate >= 50_000}]
-    path = write("ingest", {"figures": figures, "ratios": ratios, "absolute": absolute})
+    from bench.common import percentiles
+
+    latency = {f"ingest Publish ({1000} events, acks=all)": {
+        k: round(v, 2) for k, v in percentiles(latencies).items()}}
+    path = write("ingest", {"figures": figures, "ratios": ratios, "absolute": absolute,
+                            "latency_ms": latency})
     for r in ratios:
         print(f"{r['name']}: {r['value']:.0f} / {r['baseline']:.0f} = {r['ratio']:.2f}"  # noqa: T201
               f" (target {r['target']})")
