@@ -166,3 +166,37 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex((host, port)) == 0
+
+
+def wait_started(proc: subprocess.Popen[bytes], probe: object, timeout: float, what: str,
+                 log: Path, on_failure: object, interval: float = 0.25) -> None:
+    """Wait until ``probe()`` holds for a just-spawned ``proc``; an exit of the
+    process ends the wait at once. On failure ``on_failure()`` runs (stop the
+    component) and the error, with the log tail, is raised."""
+
+    def ready() -> bool:
+        return proc.poll() is not None or bool(probe())  # type: ignore[operator]
+
+    try:
+        wait_until(ready, timeout, what, log, interval=interval)
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log_tail(log)}")
+    except BaseException:
+        on_failure()  # type: ignore[operator]
+        raise
+
+
+def stop_recorded(run_dir: Path, name: str, proc: subprocess.Popen[bytes] | None,
+                  timeout: float) -> None:
+    """Stop the process recorded as ``name`` (SIGTERM, then SIGKILL), forget it,
+    and reap it when it is this process's own child (no zombie left behind)."""
+    import contextlib
+
+    record = ProcessRecord.load(run_dir, name)
+    if record is None:
+        return
+    terminate(record.pid, timeout)
+    record.remove(run_dir)
+    if proc is not None and proc.pid == record.pid:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)

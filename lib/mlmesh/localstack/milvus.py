@@ -14,7 +14,6 @@ server process per data directory.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import signal
@@ -27,12 +26,12 @@ from pathlib import Path
 from mlmesh.localstack.base import (
     ComponentStatus,
     ProcessRecord,
-    log_tail,
     pid_alive,
     port_open,
     spawn,
+    stop_recorded,
     terminate,
-    wait_until,
+    wait_started,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -93,27 +92,11 @@ class MilvusComponent:
         ProcessRecord(self.name, proc.pid, {"uri": self.uri}, str(self.log_path),
                       time.time()).save(self.run_dir)
 
-        def ready() -> bool:  # an exited server ends the wait at once
-            return proc.poll() is not None or (port_open(self.port) and self._healthy())
-
-        try:
-            wait_until(ready, timeout, "milvus", self.log_path, interval=0.3)
-            if proc.poll() is not None:
-                raise RuntimeError(f"milvus exited with {proc.returncode}:\n"
-                                   f"{log_tail(self.log_path)}")
-        except BaseException:
-            self.stop()
-            raise
+        wait_started(proc, lambda: port_open(self.port) and self._healthy(), timeout,
+                     "milvus", self.log_path, self.stop, interval=0.3)
 
     def stop(self, timeout: float = 30.0) -> None:
-        record = ProcessRecord.load(self.run_dir, self.name)
-        if record is None:
-            return
-        terminate(record.pid, timeout)
-        record.remove(self.run_dir)
-        if self._proc is not None and self._proc.pid == record.pid:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=5)  # reap our own child: no zombie left behind
+        stop_recorded(self.run_dir, self.name, self._proc, timeout)
         self._proc = None
 
     def status(self) -> ComponentStatus:

@@ -20,7 +20,6 @@ version directories without a restart.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -34,12 +33,12 @@ from pathlib import Path
 from mlmesh.localstack.base import (
     ComponentStatus,
     ProcessRecord,
-    log_tail,
     pid_alive,
     port_open,
     spawn,
+    stop_recorded,
     terminate,
-    wait_until,
+    wait_started,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -290,27 +289,11 @@ class TritonComponent:
         ProcessRecord(self.name, proc.pid, self.addresses(), str(self.log_path),
                       time.time()).save(self.run_dir)
 
-        def probe() -> bool:  # an exited server ends the wait at once
-            return proc.poll() is not None or self._healthy()
-
-        try:
-            wait_until(probe, timeout, "triton", self.log_path)
-            if proc.poll() is not None:
-                raise RuntimeError(f"tritonserver exited with {proc.returncode}:\n"
-                                   f"{log_tail(self.log_path)}")
-        except BaseException:
-            self.stop()
-            raise
+        wait_started(proc, lambda: self._healthy(), timeout, "tritonserver", self.log_path,
+                     self.stop)
 
     def stop(self, timeout: float = 30.0) -> None:
-        record = ProcessRecord.load(self.run_dir, self.name)
-        if record is None:
-            return
-        terminate(record.pid, timeout)
-        record.remove(self.run_dir)
-        if self._proc is not None and self._proc.pid == record.pid:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=5)  # reap our own child: no zombie left behind
+        stop_recorded(self.run_dir, self.name, self._proc, timeout)
         self._proc = None
 
     def status(self) -> ComponentStatus:
