@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
@@ -53,11 +54,18 @@ def to_json_dict(msg: Message) -> dict[str, Any]:
 _TIME_FIELDS = ("event_time", "created_at", "label_time")
 
 
+@functools.lru_cache(maxsize=64)
+def _time_field(descriptor: Any) -> str | None:
+    fields = descriptor.fields_by_name
+    return next((name for name in _TIME_FIELDS if name in fields), None)
+
+
 def record_time_ms(msg: Any) -> int | None:
-    fields = msg.DESCRIPTOR.fields_by_name
-    for name in _TIME_FIELDS:
-        if name in fields:
-            ts = getattr(msg, name)
-            ms = int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
-            return ms if ms > 0 else None
-    return None
+    """Epoch ms of the message's own time field (None when it has none or it is
+    unset). The field is looked up once per message type: this is a hot path."""
+    name = _time_field(msg.DESCRIPTOR)
+    if name is None:
+        return None
+    ts = getattr(msg, name)
+    ms = int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
+    return ms if ms > 0 else None
