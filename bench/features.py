@@ -102,7 +102,7 @@ class _Hist:
 
 def window_choice(sample: int) -> dict[str, Any]:
     py = ROOT / ".venv-flink" / "bin" / "python"
-    res = subprocess.run([str(py), str(ROOT / "bench" / "features_windows.py"), str(sample)],
+    res = subprocess.run([str(py), "-m", "bench.features_windows", str(sample)], cwd=ROOT,
                          capture_output=True, text=True, timeout=900, check=True)
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
 

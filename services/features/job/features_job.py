@@ -184,7 +184,7 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment,
     stmts.attach_as_datastream()
 
 
-def _embedded_python_path() -> None:
+def embedded_python_path() -> None:
     """Thread mode embeds CPython (pemja) in the JVM; that interpreter does not
     see this venv's site-packages unless PYTHONPATH names them (the JVM is
     started from here and inherits the environment)."""
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format='{"level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
     args = parse_args(argv)
-    _embedded_python_path()
+    embedded_python_path()
     env = StreamExecutionEnvironment.get_execution_environment(flink_config(args))
     t_env = StreamTableEnvironment.create(env)
     build(env, t_env, args)
