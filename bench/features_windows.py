@@ -1,7 +1,8 @@
 """The window choice, measured: the same 5-minute/1-minute sliding count+sum per
 user as Flink SQL (HOP) and as a Python window operator, on one sample.
 
-Runs in .venv-flink as ``python -m bench.features_windows`` (``bench/features.py`` calls it); prints one JSON line.
+Runs in .venv-flink as ``python -m bench.features_windows`` (``bench/features.py``
+calls it); prints one JSON line.
 """
 
 from __future__ import annotations

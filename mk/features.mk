@@ -25,4 +25,4 @@ test-features-slow: setup-flink ## features crash/restart suite
 	$(FEATURES_PYTEST) -m slow tests/integration/features
 
 bench-features: setup-flink ## features benchmark -> bench/results/features.json
-	.venv/bin/python bench/features.py
+	.venv/bin/python -m bench.features

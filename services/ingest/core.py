@@ -16,6 +16,7 @@ from ingest.validation import Limits, validate_document, validate_event, validat
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
 from mlmesh.grpcx.errors import InvalidArgument, PayloadTooLarge, ResourceExhausted
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
+from mlmesh.wire import repeated_field
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,19 @@ class Kind:
     id_field: str
     topic: str
     validate: Callable[[Any, float, Limits], str | None]
+    # the gRPC request carrying a batch of ``cls`` as its field 1
+    request_cls: type[Message] | None = None
+
+    @property
+    def time_field(self) -> str | None:
+        return _TIME_FIELD.get(self.name)
+
+    @property
+    def stamps_ingest_time(self) -> bool:
+        return "ingest_time" in self.cls.DESCRIPTOR.fields_by_name
+
+
+_TIME_FIELD = {"user_event": "event_time", "document": "created_at", "label": "label_time"}
 
 
 class IngestCore:
@@ -43,6 +57,20 @@ class IngestCore:
         if self.refusing():
             raise ResourceExhausted("downstream consumers are lagging; retry later",
                                     self.retry_after_s)
+
+    def from_request(self, kind: str, request: bytes) -> list[Item]:
+        """The items of a gRPC batch request. Fast path: the whole request decodes
+        at once (C parser). When it does not, the items are split on the wire so
+        one malformed item is reported (and dead-lettered) on its own."""
+        spec = self.kinds[kind]
+        assert spec.request_cls is not None
+        try:
+            batch = spec.request_cls.FromString(request)
+        except (DecodeError, RuntimeError, ValueError):
+            return self.from_wire(kind, list(repeated_field(request, 1)))
+        id_field = spec.id_field
+        items = getattr(batch, spec.request_cls.DESCRIPTOR.fields_by_number[1].name)
+        return [Item(msg, getattr(msg, id_field), None) for msg in items]
 
     def from_wire(self, kind: str, raws: list[bytes]) -> list[Item]:
         spec = self.kinds[kind]
@@ -81,11 +109,10 @@ class IngestCore:
                 timeout_s: float | None = None) -> list[pb.PublishResult]:
         self._gate(len(items))
         spec = self.kinds[kind]
-        limits = self.limits
-        stamp = "ingest_time" in spec.cls.DESCRIPTOR.fields_by_name
-        return self.publisher.publish(spec.topic, items,
-                                      lambda m, now: spec.validate(m, now, limits), timeout_s,
-                                      stamp_ingest_time=stamp)
+        validate, limits = spec.validate, self.limits
+        return self.publisher.publish(spec.topic, items, lambda m, now: validate(m, now, limits),
+                                      timeout_s, stamp_ingest_time=spec.stamps_ingest_time,
+                                      time_field=spec.time_field)
 
     def throttle_hint(self, results: list[pb.PublishResult]) -> float | None:
         """Seconds to wait when EVERY item was throttled (then the whole call is
@@ -103,10 +130,11 @@ def _camel(name: str) -> str:
 def default_kinds(events_topic: str, documents_topic: str, labels_topic: str) -> dict[str, Kind]:
     return {
         "user_event": Kind("user_event", user_event_pb2.UserEvent, "event_id", events_topic,
-                           validate_event),
+                           validate_event, pb.PublishRequest),
         "document": Kind("document", document_pb2.Document, "doc_id", documents_topic,
-                         validate_document),
-        "label": Kind("label", label_pb2.Label, "label_id", labels_topic, validate_label),
+                         validate_document, pb.PublishDocumentsRequest),
+        "label": Kind("label", label_pb2.Label, "label_id", labels_topic, validate_label,
+                      pb.PublishLabelsRequest),
     }
 
 

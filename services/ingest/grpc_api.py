@@ -10,7 +10,7 @@ import grpc
 from ingest.core import IngestCore
 from mlmesh.grpcx.errors import InvalidArgument, ResourceExhausted
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
-from mlmesh.wire import WireError, repeated_field
+from mlmesh.wire import WireError
 
 SERVICE = pb.DESCRIPTOR.services_by_name["IngestService"].full_name
 
@@ -25,10 +25,9 @@ class IngestServicer:
                 response_cls: type[Response]) -> Callable[[bytes, grpc.ServicerContext], Response]:
         def handler(request: bytes, context: grpc.ServicerContext) -> Response:
             try:
-                raws = list(repeated_field(request, 1))
+                items = self.core.from_request(kind, request)
             except WireError as exc:
                 raise InvalidArgument(f"malformed request: {exc}") from exc
-            items = self.core.from_wire(kind, raws)
             remaining = context.time_remaining()
             results = self.core.publish(kind, items, remaining - 0.05 if remaining else None)
             hint = self.core.throttle_hint(results)

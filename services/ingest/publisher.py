@@ -8,6 +8,8 @@ after every one of its records has a delivery report (or the ack timeout).
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import threading
 import time
@@ -22,7 +24,6 @@ from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.kafka.dlq import dead_letter, dlq_topic
 from mlmesh.kafka.headers import inject
 from mlmesh.kafka.producer import MeshProducer
-from mlmesh.kafka.serde import record_time_ms
 from mlmesh.ratelimit import KeyedLimiter
 
 log = logging.getLogger(__name__)
@@ -30,32 +31,57 @@ log = logging.getLogger(__name__)
 Validator = Callable[[Any, float], "str | None"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One record of a request: the decoded message (None when it could not be
-    decoded), its id as sent, the original bytes (for the dead letter) and a
+    decoded), its id as sent, the original bytes (for the dead letter; None when
+    the whole request decoded at once: the message re-encodes to them) and a
     decode error if any."""
 
     msg: Any
     record_id: str
-    original: bytes
+    original: bytes | None
     error: str | None = None
     error_class: str = "validation"
 
 
-class _Pending:
+class _Batch:
+    """Delivery reports of one request. Reports are served by whichever thread
+    polls the producer (possibly two at once): ``itertools.count`` keeps the
+    tally atomic without a lock per record."""
+
+    __slots__ = ("_tally", "_total", "done", "errors", "offsets", "partitions", "statuses")
+
     def __init__(self, n: int) -> None:
-        self.left = n
-        self.lock = threading.Lock()
+        self.statuses: list[pb.PublishStatus] = [pb.PUBLISH_STATUS_UNSPECIFIED] * n
+        self.errors: list[str] = [""] * n
+        self.partitions = [0] * n
+        self.offsets = [0] * n
         self.done = threading.Event()
+        self._tally = itertools.count(1)
+        self._total = n
         if n == 0:
             self.done.set()
 
-    def one_done(self) -> None:
-        with self.lock:
-            self.left -= 1
-            if self.left == 0:
-                self.done.set()
+    def settle(self) -> None:
+        """One record needs no (more) report."""
+        if next(self._tally) == self._total:
+            self.done.set()
+
+    def ack(self, i: int, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self.statuses[i] = pb.PUBLISH_STATUS_ACCEPTED
+            self.partitions[i] = msg.partition() or 0
+            self.offsets[i] = msg.offset() or 0
+        else:
+            self.statuses[i] = pb.PUBLISH_STATUS_THROTTLED
+            self.errors[i] = f"kafka delivery failed: {err.str()}; retry"
+        self.settle()
+
+    def dead_letter_sent(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            log.error("dead letter not delivered", extra={"error": err.str()})
+        self.settle()
 
 
 class Publisher:
@@ -69,84 +95,76 @@ class Publisher:
         self._lock = threading.Lock()
 
     def publish(self, topic: str, items: Sequence[Item], validate: Validator,
-                timeout_s: float | None = None,
-                stamp_ingest_time: bool = True) -> list[pb.PublishResult]:
+                timeout_s: float | None = None, stamp_ingest_time: bool = True,
+                time_field: str | None = None) -> list[pb.PublishResult]:
+        """The hot path of ingest (one call per request, a loop per record):
+        locals only, one bound callback per record, results built once at the end.
+        ``time_field``: the message's own time (the Kafka record timestamp)."""
         now_s = time.time()
         stamp = Timestamp()
         stamp.FromNanoseconds(time.time_ns())
         headers = inject([])
-        results = [pb.PublishResult(id=item.record_id) for item in items]
-        pending = _Pending(len(items))
+        batch = _Batch(len(items))
+        statuses, errors = batch.statuses, batch.errors
+        take = self.limiter.take if self.limiter.enabled else None
+        produce = self.producer.produce_reported
+        ack = batch.ack
         for i, item in enumerate(items):
-            result = results[i]
-            problem = item.error or validate(item.msg, now_s)
+            msg = item.msg
+            problem = item.error or validate(msg, now_s)
             if problem is not None:
-                result.status = pb.PUBLISH_STATUS_INVALID
-                result.error = problem
-                self._dead_letter(topic, item, problem, pending)
+                statuses[i] = pb.PUBLISH_STATUS_INVALID
+                errors[i] = problem
+                self._dead_letter(topic, item, problem, batch)
                 continue
-            decision = self.limiter.take(item.msg.user_id)
-            if not decision.allowed:
-                result.status = pb.PUBLISH_STATUS_THROTTLED
-                result.error = (f"user {item.msg.user_id} over its rate limit; retry after "
-                                f"{decision.retry_after_s:.2f}s")
-                pending.one_done()
-                continue
+            if take is not None:
+                decision = take(msg.user_id)
+                if not decision.allowed:
+                    statuses[i] = pb.PUBLISH_STATUS_THROTTLED
+                    errors[i] = (f"user {msg.user_id} over its rate limit; retry after "
+                                 f"{decision.retry_after_s:.2f}s")
+                    batch.settle()
+                    continue
             if stamp_ingest_time:
-                item.msg.ingest_time.CopyFrom(stamp)
-            self.producer.produce(topic, item.msg.SerializeToString(), key=item.msg.user_id,
-                                  headers=headers, on_delivery=self._acked(result, pending),
-                                  poll=False, timestamp=record_time_ms(item.msg))
+                msg.ingest_time.CopyFrom(stamp)
+            ts_ms = None
+            if time_field is not None:
+                ts = getattr(msg, time_field)
+                ts_ms = ts.seconds * 1000 + ts.nanos // 1_000_000
+            produce(topic, msg.SerializeToString(), msg.user_id, headers,
+                    functools.partial(ack, i), ts_ms)
         self.producer.poll(0)  # serve delivery reports once per batch
         wait = self.ack_timeout_s if timeout_s is None else min(timeout_s, self.ack_timeout_s)
-        if not pending.done.wait(wait):
+        if not batch.done.wait(wait):
             self.producer.poll(0)
-            for result in results:
-                if result.status == pb.PUBLISH_STATUS_UNSPECIFIED:
-                    result.status = pb.PUBLISH_STATUS_THROTTLED
-                    result.error = "not acknowledged by Kafka in time; retry (idempotent by id)"
-        self._count(results)
+            for i, status in enumerate(statuses):
+                if status == pb.PUBLISH_STATUS_UNSPECIFIED:
+                    statuses[i] = pb.PUBLISH_STATUS_THROTTLED
+                    errors[i] = "not acknowledged by Kafka in time; retry (idempotent by id)"
+        result = pb.PublishResult
+        rows = zip(items, statuses, errors, batch.partitions, batch.offsets, strict=True)
+        results = [result(id=item.record_id, status=st, error=err, partition=part, offset=off)
+                   for item, st, err, part, off in rows]
+        self._count(statuses)
         return results
 
-    def _acked(self, result: pb.PublishResult,
-               pending: _Pending) -> Callable[[KafkaError | None, Message], None]:
-        def cb(err: KafkaError | None, msg: Message) -> None:
-            if err is None:
-                result.status = pb.PUBLISH_STATUS_ACCEPTED
-                result.partition = msg.partition() or 0
-                result.offset = msg.offset() or 0
-            else:
-                result.status = pb.PUBLISH_STATUS_THROTTLED
-                result.error = f"kafka delivery failed: {err.str()}; retry"
-            pending.one_done()
-
-        return cb
-
-    def _dead_letter(self, topic: str, item: Item, reason: str, pending: _Pending) -> None:
-        key = item.msg.user_id if item.msg is not None and hasattr(item.msg, "user_id") else None
-        record = dead_letter(original=item.original, key=key.encode() if key else None,
+    def _dead_letter(self, topic: str, item: Item, reason: str, batch: _Batch) -> None:
+        msg = item.msg
+        key = msg.user_id if msg is not None and hasattr(msg, "user_id") else None
+        original = item.original if item.original is not None else msg.SerializeToString()
+        record = dead_letter(original=original, key=key.encode() if key else None,
                              source_topic=topic, error_class=item.error_class, reason=reason,
                              service=self.service, record_id=item.record_id)
+        self.producer.produce_reported(dlq_topic(topic), record.SerializeToString(), key, None,
+                                       batch.dead_letter_sent, None)
 
-        def cb(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                log.error("dead letter not delivered", extra={"error": err.str()})
-            pending.one_done()
-
-        self.producer.produce(dlq_topic(topic), record.SerializeToString(), key=key,
-                              on_delivery=cb)
-
-    def _count(self, results: list[pb.PublishResult]) -> None:
+    def _count(self, statuses: list[pb.PublishStatus]) -> None:
+        accepted = statuses.count(pb.PUBLISH_STATUS_ACCEPTED)
+        invalid = statuses.count(pb.PUBLISH_STATUS_INVALID)
         with self._lock:
-            for r in results:
-                if r.status == pb.PUBLISH_STATUS_ACCEPTED:
-                    self.counts["accepted"] += 1
-                elif r.status == pb.PUBLISH_STATUS_INVALID:
-                    self.counts["invalid"] += 1
-                else:
-                    self.counts["throttled"] += 1
-
-
+            self.counts["accepted"] += accepted
+            self.counts["invalid"] += invalid
+            self.counts["throttled"] += len(statuses) - accepted - invalid
 
 
 def summarize(results: list[pb.PublishResult]) -> tuple[int, int]:

@@ -77,6 +77,26 @@ class MeshProducer:
         if poll:
             self._producer.poll(0)
 
+    def produce_reported(self, topic: str, value: bytes, key: str | bytes | None,
+                         headers: list[tuple[str, bytes]] | None,
+                         on_delivery: DeliveryCallback, timestamp: int | None) -> None:
+        """Queue one record whose delivery report ``on_delivery`` handles itself
+        (a batch producer that answers its caller per record, like ingest): no
+        wrapper per record, no poll; failures are the callback's to report and do
+        not count in :meth:`flush`. Call :meth:`poll` after the batch."""
+        kwargs: dict[str, Any] = {"key": key, "on_delivery": on_delivery}
+        if headers:
+            kwargs["headers"] = headers
+        if timestamp is not None and timestamp > 0:
+            kwargs["timestamp"] = timestamp
+        produce = self._producer.produce
+        while True:
+            try:
+                produce(topic, value, **kwargs)
+                return
+            except BufferError:
+                self._producer.poll(0.05)  # local queue full: back-pressure
+
     def poll(self, timeout: float = 0) -> int:
         return int(self._producer.poll(timeout))
 

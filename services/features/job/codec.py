@@ -19,7 +19,7 @@ from mlmesh.kafka.serde import SerdeError, decode
 
 SERVICE = "features-job"
 SLICE_MS = 60_000  # the finest window slide: lateness is judged per 1-minute slice
-_USER_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_USER_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # fullmatch: no trailing newline
 
 
 class EventRow(NamedTuple):
@@ -49,7 +49,7 @@ def _ts_ms(ts: Timestamp) -> int:
 
 
 def _check_user(user_id: str) -> None:
-    if not _USER_RE.match(user_id):
+    if not _USER_RE.fullmatch(user_id):
         raise SerdeError("validation", "user_id: must match [A-Za-z0-9_.:-]{1,64}")
 
 
