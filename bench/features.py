@@ -107,7 +107,8 @@ def window_choice(sample: int) -> dict[str, Any]:
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
 
 
-def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int) -> dict[str, Any]:
+def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
+        checkpoint_ms: int) -> dict[str, Any]:
     from features_scenario import Topics, feature_updates, job
 
     from features.store import FeastStore
@@ -128,7 +129,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int) ->
                  partition=part)
     raw = raw_consume_rate(bootstrap, topics.events, backlog)
     state = Path(tempfile.mkdtemp(prefix="bench-features-"))
-    comp = job(state, bootstrap, topics)
+    comp = job(state, bootstrap, topics, checkpoint_ms)
     result: dict[str, Any] = {"backlog_events": backlog, "users": users}
     try:
         t_start = time.monotonic()
@@ -172,7 +173,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int) ->
                       close_to_online_p50_ms=round(_pct(lat, 0.5) * 1000, 1),
                       close_to_online_p95_ms=round(_pct(lat, 0.95) * 1000, 1),
                       close_to_online_p99_ms=round(_pct(lat, 0.99) * 1000, 1),
-                      checkpoint_interval_ms=500)
+                      checkpoint_interval_ms=checkpoint_ms)
     finally:
         comp.stop()
     result["window_choice"] = window_choice(sample)
@@ -196,7 +197,8 @@ def main() -> int:
     try:
         result = run(bootstrap, backlog=int(os.environ.get("MLMESH_BENCH_EVENTS", "200000")),
                      users=1000, live_s=float(os.environ.get("MLMESH_BENCH_LIVE_S", "30")),
-                     sample=int(os.environ.get("MLMESH_BENCH_SAMPLE", "30000")))
+                     sample=int(os.environ.get("MLMESH_BENCH_SAMPLE", "30000")),
+                     checkpoint_ms=int(os.environ.get("MLMESH_BENCH_CHECKPOINT_MS", "500")))
     finally:
         if broker is not None:
             broker.stop()

@@ -144,13 +144,14 @@ def send_flush(p: Producer, topics: Topics, s: Stream) -> None:
         time.sleep(2.0)
 
 
-def job(state_dir: Path, bootstrap: str, topics: Topics) -> FlinkJobComponent:
+def job(state_dir: Path, bootstrap: str, topics: Topics,
+        checkpoint_ms: int = 500) -> FlinkJobComponent:
     return FlinkJobComponent(
         state_dir, bootstrap, rest_port=free_port(), name=f"features-job-{topics.prefix}",
         args=["--events-topic", topics.events, "--documents-topic", topics.docs,
               "--output-topic", topics.out, "--group-id", topics.prefix,
               "--txn-prefix", topics.prefix, "--session-gap-s", str(SESSION_GAP_S),
-              "--out-of-orderness-ms", str(OUT_OF_ORDER_MS), "--checkpoint-interval-ms", "500",
+              "--out-of-orderness-ms", str(OUT_OF_ORDER_MS), "--checkpoint-interval-ms", str(checkpoint_ms),
               "--idle-timeout-ms", "10000"])
 
 
