@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 
 from bench.common import broker, java_tool, ratio, write
-from ingest.validation import Limits, validate_event
+from ingest.validation import Limits
 from mlmesh.events.v1 import user_event_pb2
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.kafka.config import producer_config
@@ -58,24 +58,44 @@ def raw_loop(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) ->
     return len(payloads) / (time.perf_counter() - start)
 
 
-def library_path(bootstrap: str, topic: str, events: list[user_event_pb2.UserEvent]) -> float:
-    """The library produce path, pipelined like the raw loop: decode the wire
-    bytes, validate, stamp, encode, produce keyed by user_id through
-    MeshProducer (every delivery report checked), flush at the end."""
+def library_path(bootstrap: str, topic: str, events: list[user_event_pb2.UserEvent],
+                 batch: int = 1000) -> float:
+    """The service's publish path without the gRPC transport, pipelined like the
+    raw loop: each request's wire bytes decoded, every record validated, stamped,
+    encoded and produced keyed by user_id with its own delivery report checked
+    (``IngestCore.from_request`` + ``Publisher.publish``). Requests are handed over
+    without waiting for their acks, as the server's concurrent handlers do."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ingest.core import IngestCore, default_kinds
+    from ingest.publisher import Publisher
+    from mlmesh.ratelimit import KeyedLimiter
+
     producer = MeshProducer(producer_config(bootstrap, "bench-lib"))
-    limits = Limits()
-    raws = [e.SerializeToString() for e in events]  # what arrives on the wire
+    publisher = Publisher(producer, "bench", KeyedLimiter(0, 0), ack_timeout_s=60)
+    core = IngestCore(publisher, default_kinds(topic, topic + "-d", topic + "-l"), Limits(),
+                      batch, lambda: False, 1.0)
+    requests = [pb.PublishRequest(events=events[i:i + batch]).SerializeToString()
+                for i in range(0, len(events), batch)]
+    stop = threading.Event()
+
+    def serve_reports() -> None:  # the service's delivery-report thread
+        while not stop.is_set():
+            producer.poll(0.05)
+
+    poller = threading.Thread(target=serve_reports, daemon=True)
+    poller.start()
     start = time.perf_counter()
-    now = time.time()
-    for raw in raws:
-        msg = user_event_pb2.UserEvent.FromString(raw)
-        if validate_event(msg, now, limits) is not None:
-            raise AssertionError("sample event invalid")
-        msg.ingest_time.FromNanoseconds(time.time_ns())
-        producer.produce(topic, msg.SerializeToString(), key=msg.user_id)
-    producer.flush(60)  # raises if any delivery report was an error
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(
+            lambda raw: core.publish("user_event", core.from_request("user_event", raw)),
+            requests))
     rate = len(events) / (time.perf_counter() - start)
-    assert producer.delivered == len(events), producer.delivered
+    stop.set()
+    poller.join()
+    accepted = sum(1 for results in answers for r in results
+                   if r.status == pb.PUBLISH_STATUS_ACCEPTED)
+    assert accepted == len(events), accepted
     return rate
 
 
