@@ -89,6 +89,11 @@ def normalise(area: str, data: dict[str, Any]) -> dict[str, Any]:
             "doc -> searchable": {"p50": half.get("doc_to_searchable_ms_p50"),
                                   "p99": half.get("doc_to_searchable_ms_p99")},
             "Milvus search": {"p50": ms.get("p50_ms"), "p99": ms.get("p99_ms")}}
+    if area == "embedding_direct" and "triton" in data:
+        tri = data["triton"].get("batch32_c1", {})
+        out["ratios"] = [_r("Triton (python backend, ONNX Runtime) batch 32 vs direct ONNX Runtime",
+                            tri.get("docs_per_s", 0), data.get("baseline_docs_per_s", 0), None,
+                            "docs/s")]
     if area == "monitor" and "throughput" in data:
         t = data["throughput"]
         out["ratios"] = [_r("monitor catch-up vs raw confluent-kafka consume",
