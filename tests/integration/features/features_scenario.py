@@ -151,8 +151,8 @@ def job(state_dir: Path, bootstrap: str, topics: Topics,
         args=["--events-topic", topics.events, "--documents-topic", topics.docs,
               "--output-topic", topics.out, "--group-id", topics.prefix,
               "--txn-prefix", topics.prefix, "--session-gap-s", str(SESSION_GAP_S),
-              "--out-of-orderness-ms", str(OUT_OF_ORDER_MS), "--checkpoint-interval-ms", str(checkpoint_ms),
-              "--idle-timeout-ms", "10000"])
+              "--out-of-orderness-ms", str(OUT_OF_ORDER_MS),
+              "--checkpoint-interval-ms", str(checkpoint_ms), "--idle-timeout-ms", "10000"])
 
 
 def feature_updates(bootstrap: str, topic: str) -> list[feature_update_pb2.FeatureUpdate]:
