@@ -63,3 +63,22 @@ def repeated_field(buf: bytes, field_number: int) -> Iterator[bytes]:
     for number, wire_type, value in fields(buf):
         if number == field_number and wire_type == 2 and isinstance(value, bytes):
             yield value
+
+
+class LazySplit:
+    """The exact bytes of each occurrence of a repeated field, split on first use.
+    A batch decoded in one call keeps one of these so that the rare item needing
+    its original bytes (a dead letter) gets exactly what was sent: re-encoding a
+    decoded message need not reproduce them (map order, unknown fields)."""
+
+    __slots__ = ("_buf", "_field", "_items")
+
+    def __init__(self, buf: bytes, field_number: int) -> None:
+        self._buf = buf
+        self._field = field_number
+        self._items: list[bytes] | None = None
+
+    def __getitem__(self, index: int) -> bytes:
+        if self._items is None:
+            self._items = list(repeated_field(self._buf, self._field))
+        return self._items[index]

@@ -16,7 +16,7 @@ from ingest.validation import Limits, validate_document, validate_event, validat
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
 from mlmesh.grpcx.errors import InvalidArgument, PayloadTooLarge, ResourceExhausted
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
-from mlmesh.wire import repeated_field
+from mlmesh.wire import LazySplit, repeated_field
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,10 @@ class IngestCore:
         except (DecodeError, RuntimeError, ValueError):
             return self.from_wire(kind, list(repeated_field(request, 1)))
         id_field = spec.id_field
+        wire = LazySplit(request, 1)  # exact item bytes, split only for a dead letter
         items = getattr(batch, spec.request_cls.DESCRIPTOR.fields_by_number[1].name)
-        return [Item(msg, getattr(msg, id_field), None) for msg in items]
+        return [Item(msg, getattr(msg, id_field), None, None, "validation", wire, i)
+                for i, msg in enumerate(items)]
 
     def from_wire(self, kind: str, raws: list[bytes]) -> list[Item]:
         spec = self.kinds[kind]

@@ -25,6 +25,7 @@ from mlmesh.kafka.dlq import dead_letter, dlq_topic
 from mlmesh.kafka.headers import inject
 from mlmesh.kafka.producer import MeshProducer
 from mlmesh.ratelimit import KeyedLimiter
+from mlmesh.wire import LazySplit
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,24 @@ Validator = Callable[[Any, float], "str | None"]
 @dataclass(slots=True)
 class Item:
     """One record of a request: the decoded message (None when it could not be
-    decoded), its id as sent, the original bytes (for the dead letter; None when
-    the whole request decoded at once: the message re-encodes to them) and a
-    decode error if any."""
+    decoded), its id as sent, the original bytes (for the dead letter; when the
+    whole request decoded at once they are split from it only if needed:
+    ``wire[index]``) and a decode error if any."""
 
     msg: Any
     record_id: str
     original: bytes | None
     error: str | None = None
     error_class: str = "validation"
+    wire: LazySplit | None = None
+    index: int = 0
+
+    def original_bytes(self) -> bytes:
+        if self.original is not None:
+            return self.original
+        if self.wire is not None:
+            return self.wire[self.index]
+        return bytes(self.msg.SerializeToString())
 
 
 class _Batch:
@@ -151,8 +161,7 @@ class Publisher:
     def _dead_letter(self, topic: str, item: Item, reason: str, batch: _Batch) -> None:
         msg = item.msg
         key = msg.user_id if msg is not None and hasattr(msg, "user_id") else None
-        original = item.original if item.original is not None else msg.SerializeToString()
-        record = dead_letter(original=original, key=key.encode() if key else None,
+        record = dead_letter(original=item.original_bytes(), key=key.encode() if key else None,
                              source_topic=topic, error_class=item.error_class, reason=reason,
                              service=self.service, record_id=item.record_id)
         self.producer.produce_reported(dlq_topic(topic), record.SerializeToString(), key, None,
