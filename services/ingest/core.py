@@ -16,6 +16,7 @@ from ingest.validation import Limits, validate_document, validate_event, validat
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
 from mlmesh.grpcx.errors import InvalidArgument, PayloadTooLarge, ResourceExhausted
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
+from mlmesh.kafka.serde import time_field
 from mlmesh.wire import LazySplit, repeated_field
 
 
@@ -31,14 +32,12 @@ class Kind:
 
     @property
     def time_field(self) -> str | None:
-        return _TIME_FIELD.get(self.name)
+        return time_field(self.cls.DESCRIPTOR)
 
     @property
     def stamps_ingest_time(self) -> bool:
         return "ingest_time" in self.cls.DESCRIPTOR.fields_by_name
 
-
-_TIME_FIELD = {"user_event": "event_time", "document": "created_at", "label": "label_time"}
 
 
 class IngestCore:

@@ -50,9 +50,8 @@ class Item:
     def original_bytes(self) -> bytes:
         if self.original is not None:
             return self.original
-        if self.wire is not None:
-            return self.wire[self.index]
-        return bytes(self.msg.SerializeToString())
+        assert self.wire is not None, "an item carries its bytes or its request's"
+        return self.wire[self.index]
 
 
 class _Batch:

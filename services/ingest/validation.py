@@ -5,16 +5,18 @@ per-item error), or ``None`` when the record is valid."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
 
-ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")  # (fullmatch: no trailing newline)
-USER_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
-# The same alphabet for the hot path: ``s.strip(ID_CHARS)`` is empty exactly when
-# every character of s is in it (a C scan, several times faster than the regex).
+# ``s.strip(ID_CHARS)`` is empty exactly when every character of s is in the
+# alphabet [A-Za-z0-9_.:-] (a C scan, several times faster than a regex, and no
+# ``$``-before-newline loophole).
 ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
+
+
+def is_id(s: str, max_len: int = 128) -> bool:
+    return 0 < len(s) <= max_len and not s.strip(ID_CHARS)
 ACTIONS = frozenset(user_event_pb2.Action.values()) - {user_event_pb2.ACTION_UNSPECIFIED}
 DEVICES = frozenset(user_event_pb2.Device.values())
 LABEL_KINDS = frozenset(label_pb2.LabelKind.values()) - {label_pb2.LABEL_KIND_UNSPECIFIED}
@@ -44,11 +46,11 @@ def _time(name: str, seconds: int, nanos: int, now_s: float, limits: Limits) -> 
 def _ids(kind: str, record_id: str, user_id: str) -> str | None:
     if not record_id:
         return f"{kind}: required"
-    if not ID_RE.fullmatch(record_id):
+    if not is_id(record_id):
         return f"{kind}: must match [A-Za-z0-9_.:-]{{1,128}}"
     if not user_id:
         return "user_id: required"
-    if not USER_RE.fullmatch(user_id):
+    if not is_id(user_id, 64):
         return "user_id: must match [A-Za-z0-9_.:-]{1,64}"
     return None
 
@@ -56,8 +58,7 @@ def _ids(kind: str, record_id: str, user_id: str) -> str | None:
 def validate_event(e: user_event_pb2.UserEvent, now_s: float, limits: Limits) -> str | None:
     # The hot path of ingest: checks ordered cheapest first, fields read once.
     event_id, user_id = e.event_id, e.user_id
-    if not (0 < len(event_id) <= 128 and 0 < len(user_id) <= 64
-            and not event_id.strip(ID_CHARS) and not user_id.strip(ID_CHARS)):
+    if not (is_id(event_id) and is_id(user_id, 64)):
         return _ids("event_id", event_id, user_id)
     action = e.action
     if action not in ACTIONS:
@@ -103,7 +104,7 @@ def validate_label(lb: label_pb2.Label, now_s: float, limits: Limits) -> str | N
     problem = _ids("label_id", lb.label_id, lb.user_id)
     if problem:
         return problem
-    if lb.event_id and not ID_RE.fullmatch(lb.event_id):
+    if lb.event_id and not is_id(lb.event_id):
         return "event_id: must match [A-Za-z0-9_.:-]{1,128}"
     if lb.kind not in LABEL_KINDS:
         return "kind: required" if lb.kind == 0 else f"kind: unknown enum value {lb.kind}"

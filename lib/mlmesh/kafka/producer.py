@@ -67,15 +67,19 @@ class MeshProducer:
             kwargs["partition"] = partition
         if timestamp is not None and timestamp > 0:
             kwargs["timestamp"] = timestamp
+        self._queue(topic, value, kwargs)
+        if poll:
+            self._producer.poll(0)
+
+    def _queue(self, topic: str, value: bytes, kwargs: dict[str, Any]) -> None:
+        produce = self._producer.produce
         while True:
             try:
-                self._producer.produce(topic, value, **kwargs)
-                break
+                produce(topic, value, **kwargs)
+                return
             except BufferError:
                 # Local queue full: back-pressure. Serve delivery reports to make room.
                 self._producer.poll(0.05)
-        if poll:
-            self._producer.poll(0)
 
     def produce_reported(self, topic: str, value: bytes, key: str | bytes | None,
                          headers: list[tuple[str, bytes]] | None,
@@ -89,13 +93,7 @@ class MeshProducer:
             kwargs["headers"] = headers
         if timestamp is not None and timestamp > 0:
             kwargs["timestamp"] = timestamp
-        produce = self._producer.produce
-        while True:
-            try:
-                produce(topic, value, **kwargs)
-                return
-            except BufferError:
-                self._producer.poll(0.05)  # local queue full: back-pressure
+        self._queue(topic, value, kwargs)
 
     def poll(self, timeout: float = 0) -> int:
         return int(self._producer.poll(timeout))

@@ -55,7 +55,8 @@ _TIME_FIELDS = ("event_time", "created_at", "label_time")
 
 
 @functools.lru_cache(maxsize=64)
-def _time_field(descriptor: Any) -> str | None:
+def time_field(descriptor: Any) -> str | None:
+    """Name of the message type's own time field (None when it has none)."""
     fields = descriptor.fields_by_name
     return next((name for name in _TIME_FIELDS if name in fields), None)
 
@@ -63,7 +64,7 @@ def _time_field(descriptor: Any) -> str | None:
 def record_time_ms(msg: Any) -> int | None:
     """Epoch ms of the message's own time field (None when it has none or it is
     unset). The field is looked up once per message type: this is a hot path."""
-    name = _time_field(msg.DESCRIPTOR)
+    name = time_field(msg.DESCRIPTOR)
     if name is None:
         return None
     ts = getattr(msg, name)
