@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from monitor import synthetic as sy
+from monitor.lagprobe import LagProbe
 from monitor.testkit import sample
 
 
@@ -41,6 +42,13 @@ def test_restart_resumes_without_double_counting(monitor_factory: Any) -> None:
     assert _total(before, "predictions_rate_total", model_version="v1") == 1200
 
     mon.stop(signal.SIGKILL)
+    # Normally nothing was committed; but a member starved past its session
+    # timeout (a loaded CI host) is rebalanced out and faust commits what it has
+    # flushed on revocation. Whatever the broker holds decides what is replayed.
+    topic = mon.prefix + "predictions"
+    committed = {tp: off for tp, off in LagProbe(mon.bootstrap).committed(mon.app_id).items()
+                 if tp[0] == topic and off >= 0}
+    uncommitted = 1200 - sum(committed.values())  # plain producer: offsets count records
     second = [sy.prediction(f"b{i}", f"u{i % 40}", latency_ms=rng.uniform(1, 30), ts_ms=now)
               for i in range(500)]
     retried = first[:100]  # an upstream retry re-sends 100 already counted predictions
@@ -48,10 +56,13 @@ def test_restart_resumes_without_double_counting(monitor_factory: Any) -> None:
     sy.produce(prod, mon.prefix + "embeddings_written", docs[:50])  # re-sent notices
     mon.start()
     s = mon.wait_for(lambda s: s["processed"].get("predictions", 0)
-                     + s["replayed"].get("predictions", 0) >= 1800, 90, "after SIGKILL")
+                     + s["replayed"].get("predictions", 0) >= 600 + uncommitted, 90,
+                     "after SIGKILL")
     time.sleep(1.5)
     s = mon.summary()
-    assert s["replayed"]["predictions"] == 1200, s["replayed"]  # skipped by watermark
+    # re-delivered records below the watermark are skipped, not counted again
+    assert s["replayed"].get("predictions", 0) == uncommitted, (s["replayed"], committed)
+    assert s["processed"]["predictions"] == 600
     assert s["duplicates"]["predictions"] == 100
     assert _total(s, "predictions_rate_total", model_version="v1") == 1700
     assert _total(s, "cost_per_1k_documents", model_version="minilm-v1") > 0
