@@ -100,7 +100,7 @@ def main() -> None:
     for _ in range(n):
         t += rnd.randint(0, 200)
         rows.append(Row(f"u{rnd.randint(0, 499)}", t, round(rnd.uniform(0, 100), 2)))
-    result = {"events": n}
+    result: dict[str, float] = {"events": n}
     run("baseline", rows[:1000])  # warm-up: JVM classes, the embedded interpreter
     for mode in ("baseline", "sql", "python"):
         result[f"{mode}_s"] = round(run(mode, rows), 3)

@@ -82,3 +82,28 @@ class LazySplit:
         if self._items is None:
             self._items = list(repeated_field(self._buf, self._field))
         return self._items[index]
+
+
+def encode_varint(n: int) -> bytes:
+    if n < 0:
+        n &= (1 << 64) - 1  # protobuf encodes a negative int64 in ten bytes
+    out = bytearray()
+    while True:
+        low = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def timestamp_field(number: int, epoch_ns: int) -> bytes:
+    """Field ``number`` holding a ``google.protobuf.Timestamp``, with both its
+    fields written even when zero. Appended to a serialized message it sets that
+    field to exactly this time, whatever the message held: a parser merges a
+    repeated embedded message field and the last scalar wins. Cheaper than
+    setting the field and serializing again, for a stamp shared by a batch."""
+    seconds, nanos = divmod(epoch_ns, 1_000_000_000)
+    body = b"\x08" + encode_varint(seconds) + b"\x10" + encode_varint(nanos)
+    return encode_varint(number << 3 | 2) + encode_varint(len(body)) + body

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
-from ingest.publisher import Item, Publisher
+from ingest.publisher import Failure, Outcome, Publisher, Records, Validator
 from ingest.validation import Limits, validate_document, validate_event, validate_label
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
 from mlmesh.grpcx.errors import InvalidArgument, PayloadTooLarge, ResourceExhausted
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
-from mlmesh.kafka.serde import time_field
 from mlmesh.wire import LazySplit, repeated_field
+
+R = TypeVar("R", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -26,18 +28,15 @@ class Kind:
     cls: type[Message]
     id_field: str
     topic: str
-    validate: Callable[[Any, float, Limits], str | None]
+    validate: Validator
     # the gRPC request carrying a batch of ``cls`` as its field 1
     request_cls: type[Message] | None = None
 
     @property
-    def time_field(self) -> str | None:
-        return time_field(self.cls.DESCRIPTOR)
-
-    @property
-    def stamps_ingest_time(self) -> bool:
-        return "ingest_time" in self.cls.DESCRIPTOR.fields_by_name
-
+    def stamp_field(self) -> int | None:
+        """The number of the ingest-time field the service stamps, if any."""
+        f = self.cls.DESCRIPTOR.fields_by_name.get("ingest_time")
+        return f.number if f is not None else None
 
 
 class IngestCore:
@@ -57,8 +56,8 @@ class IngestCore:
             raise ResourceExhausted("downstream consumers are lagging; retry later",
                                     self.retry_after_s)
 
-    def from_request(self, kind: str, request: bytes) -> list[Item]:
-        """The items of a gRPC batch request. Fast path: the whole request decodes
+    def from_request(self, kind: str, request: bytes) -> Records:
+        """The records of a gRPC batch request. Fast path: the whole request decodes
         at once (C parser). When it does not, the items are split on the wire so
         one malformed item is reported (and dead-lettered) on its own."""
         spec = self.kinds[kind]
@@ -67,60 +66,102 @@ class IngestCore:
             batch = spec.request_cls.FromString(request)
         except (DecodeError, RuntimeError, ValueError):
             return self.from_wire(kind, list(repeated_field(request, 1)))
-        id_field = spec.id_field
-        wire = LazySplit(request, 1)  # exact item bytes, split only for a dead letter
         items = getattr(batch, spec.request_cls.DESCRIPTOR.fields_by_number[1].name)
-        return [Item(msg, getattr(msg, id_field), None, None, "validation", wire, i)
-                for i, msg in enumerate(items)]
+        # exact item bytes, split from the request only for a dead letter
+        return Records(list(items), LazySplit(request, 1).__getitem__, spec.id_field)
 
-    def from_wire(self, kind: str, raws: list[bytes]) -> list[Item]:
+    def from_wire(self, kind: str, raws: list[bytes]) -> Records:
         spec = self.kinds[kind]
-        items = []
-        for raw in raws:
+        msgs: list[Any] = []
+        failures: dict[int, Failure] = {}
+        for i, raw in enumerate(raws):
             msg = spec.cls()
             try:
                 msg.ParseFromString(raw)
             except (DecodeError, RuntimeError, ValueError) as exc:
-                items.append(Item(None, "", raw, f"{kind}: undecodable protobuf ({exc})",
-                                  "decode"))
+                failures[i] = Failure("", f"{kind}: undecodable protobuf ({exc})", "decode")
+                msgs.append(None)
                 continue
-            items.append(Item(msg, getattr(msg, spec.id_field), raw))
-        return items
+            msgs.append(msg)
+        return Records(msgs, raws.__getitem__, spec.id_field, failures)
 
-    def from_json(self, kind: str, objs: list[Any]) -> list[Item]:
+    def from_json(self, kind: str, objs: list[Any]) -> Records:
         spec = self.kinds[kind]
-        items = []
-        for obj in objs:
-            raw = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass")
-            rid = str(obj.get(spec.id_field, obj.get(_camel(spec.id_field), ""))) \
-                if isinstance(obj, dict) else ""
+        msgs: list[Any] = []
+        originals: list[bytes] = []
+        failures: dict[int, Failure] = {}
+        for i, obj in enumerate(objs):
+            originals.append(json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+            msgs.append(None)
             if not isinstance(obj, dict):
-                items.append(Item(None, "", raw, f"{kind}: expected a JSON object", "json"))
+                failures[i] = Failure("", f"{kind}: expected a JSON object", "json")
                 continue
+            rid = str(obj.get(spec.id_field, obj.get(_camel(spec.id_field), "")))[:128]
             msg = spec.cls()
             try:
                 json_format.ParseDict(obj, msg)
             except (json_format.ParseError, ValueError, TypeError) as exc:
-                items.append(Item(None, rid[:128], raw, f"{kind}: {exc}", "json"))
+                failures[i] = Failure(rid, f"{kind}: {exc}", "json")
                 continue
-            items.append(Item(msg, rid[:128], raw))
-        return items
+            msgs[i] = msg
+        return Records(msgs, originals.__getitem__, spec.id_field, failures)
 
-    def publish(self, kind: str, items: list[Item],
-                timeout_s: float | None = None) -> list[pb.PublishResult]:
-        self._gate(len(items))
+    def publish(self, kind: str, records: Records, timeout_s: float | None = None) -> Reply:
+        self._gate(len(records.msgs))
         spec = self.kinds[kind]
-        validate, limits = spec.validate, self.limits
-        return self.publisher.publish(spec.topic, items, lambda m, now: validate(m, now, limits),
-                                      timeout_s, stamp_ingest_time=spec.stamps_ingest_time,
-                                      time_field=spec.time_field)
+        out = self.publisher.publish(spec.topic, records, spec.validate, self.limits, timeout_s,
+                                     spec.stamp_field)
+        return Reply(records, out)
 
-    def throttle_hint(self, results: list[pb.PublishResult]) -> float | None:
+    def throttle_hint(self, reply: Reply) -> float | None:
         """Seconds to wait when EVERY item was throttled (then the whole call is
         RESOURCE_EXHAUSTED), else None."""
-        if results and all(r.status == pb.PUBLISH_STATUS_THROTTLED for r in results):
+        statuses = reply.out.statuses
+        if statuses and statuses.count(pb.PUBLISH_STATUS_THROTTLED) == len(statuses):
             return max(self.retry_after_s, 0.1)
         return None
+
+
+@dataclass(slots=True)
+class Reply:
+    """The caller's answer to one request: a result per record in request order."""
+
+    records: Records
+    out: Outcome
+
+    @property
+    def accepted(self) -> int:
+        return self.out.accepted
+
+    @property
+    def rejected(self) -> int:
+        return len(self.out.statuses) - self.out.accepted
+
+    @property
+    def first_error(self) -> str:
+        return next((e for e in self.out.errors if e), "")
+
+    def _rows(self) -> Iterator[tuple[str, int, str, int, int]]:
+        out, records = self.out, self.records
+        ids: Iterable[str] = (map(attrgetter(records.id_field), records.msgs)
+                              if not records.failures
+                              else map(records.record_id, range(len(records.msgs))))
+        return zip(ids, out.statuses, out.errors, out.partitions, out.offsets, strict=True)
+
+    def fill(self, response: R) -> R:
+        """``response`` (a Publish*Response) with every result and the counts."""
+        add = response.results.add  # type: ignore[attr-defined]
+        for rid, status, error, partition, offset in self._rows():
+            if error:
+                add(id=rid, status=status, error=error, partition=partition, offset=offset)
+            else:
+                add(id=rid, status=status, partition=partition, offset=offset)
+        response.accepted = self.accepted  # type: ignore[attr-defined]
+        response.rejected = self.rejected  # type: ignore[attr-defined]
+        return response
+
+    def results(self) -> list[pb.PublishResult]:
+        return list(self.fill(pb.PublishResponse()).results)
 
 
 def _camel(name: str) -> str:

@@ -29,14 +29,12 @@ class IngestServicer:
             except WireError as exc:
                 raise InvalidArgument(f"malformed request: {exc}") from exc
             remaining = context.time_remaining()
-            results = self.core.publish(kind, items, remaining - 0.05 if remaining else None)
-            hint = self.core.throttle_hint(results)
+            reply = self.core.publish(kind, items, remaining - 0.05 if remaining else None)
+            hint = self.core.throttle_hint(reply)
             if hint is not None:
-                raise ResourceExhausted(f"all {len(results)} item(s) throttled: "
-                                        f"{results[0].error}", hint)
-            accepted = sum(1 for r in results if r.status == pb.PUBLISH_STATUS_ACCEPTED)
-            return response_cls(results=results, accepted=accepted,
-                                rejected=len(results) - accepted)
+                raise ResourceExhausted(f"all {reply.rejected} item(s) throttled: "
+                                        f"{reply.first_error}", hint)
+            return reply.fill(response_cls())
 
         return handler
 

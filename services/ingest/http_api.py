@@ -83,10 +83,11 @@ def make_handler(core: IngestCore, ready: Callable[[], bool],
             kind, key = route
             try:
                 items = core.from_json(kind, require_list(body, key))
-                results = core.publish(kind, items)
-                hint = core.throttle_hint(results)
+                reply = core.publish(kind, items)
+                hint = core.throttle_hint(reply)
                 if hint is not None:
-                    raise ResourceExhausted(results[0].error, hint)
+                    raise ResourceExhausted(reply.first_error, hint)
+                results = reply.results()
             except DomainError as exc:
                 headers = {}
                 if isinstance(exc, ResourceExhausted):

@@ -1,9 +1,16 @@
-"""Validate-then-produce for one batch, with per-item results.
+"""Validate-then-produce for one batch, with per-record outcomes.
 
 Valid records are produced keyed by user_id (murmur2, idempotent, acks=all) and
 reported ACCEPTED only once the broker acknowledged them; invalid ones go to
-``<topic>.dlq`` with the reason and are reported INVALID. A request returns
+``<topic>.dlq`` with the reason and are reported INVALID. A batch returns
 after every one of its records has a delivery report (or the ack timeout).
+
+This is the hot path of the mesh's front door, written for it: one loop over
+the records, locals only, no object per record but the bound delivery callback
+(which is what lets each record be answered on its own), the batch's
+ingest-time stamp appended to each encoded record as wire bytes instead of set
+and re-encoded, delivery reports served once per batch (and by the service's
+poller thread) instead of after every record.
 """
 
 from __future__ import annotations
@@ -14,55 +21,64 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaError, Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
+from ingest.validation import Limits, Verdict
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.kafka.dlq import dead_letter, dlq_topic
 from mlmesh.kafka.headers import inject
 from mlmesh.kafka.producer import MeshProducer
 from mlmesh.ratelimit import KeyedLimiter
-from mlmesh.wire import LazySplit
+from mlmesh.wire import timestamp_field
 
 log = logging.getLogger(__name__)
 
-Validator = Callable[[Any, float], "str | None"]
+# (message, size of its encoding, now, limits) -> a problem or its timestamp
+Validator = Callable[[Any, int, float, Limits], Verdict]
+
+ACCEPTED, INVALID = pb.PUBLISH_STATUS_ACCEPTED, pb.PUBLISH_STATUS_INVALID
+THROTTLED, PENDING = pb.PUBLISH_STATUS_THROTTLED, pb.PUBLISH_STATUS_UNSPECIFIED
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A record that could not even be decoded: its id as far as it is known,
+    the reason, and the dead letter's error class."""
+
+    record_id: str
+    reason: str
+    error_class: str
 
 
 @dataclass(slots=True)
-class Item:
-    """One record of a request: the decoded message (None when it could not be
-    decoded), its id as sent, the original bytes (for the dead letter; when the
-    whole request decoded at once they are split from it only if needed:
-    ``wire[index]``) and a decode error if any."""
+class Records:
+    """One request's records as decoded. ``msgs[i]`` is None where record i
+    could not be decoded (``failures[i]`` says why); ``original(i)`` gives its
+    exact bytes as sent, for a dead letter (re-encoding a decoded message need
+    not reproduce them: map order, unknown fields)."""
 
-    msg: Any
-    record_id: str
-    original: bytes | None
-    error: str | None = None
-    error_class: str = "validation"
-    wire: LazySplit | None = None
-    index: int = 0
+    msgs: Sequence[Any]
+    original: Callable[[int], bytes]
+    id_field: str
+    failures: dict[int, Failure] = field(default_factory=dict)
 
-    def original_bytes(self) -> bytes:
-        if self.original is not None:
-            return self.original
-        assert self.wire is not None, "an item carries its bytes or its request's"
-        return self.wire[self.index]
+    def record_id(self, i: int) -> str:
+        msg = self.msgs[i]
+        return self.failures[i].record_id if msg is None else str(getattr(msg, self.id_field))
 
 
-class _Batch:
-    """Delivery reports of one request. Reports are served by whichever thread
-    polls the producer (possibly two at once): ``itertools.count`` keeps the
-    tally atomic without a lock per record."""
+class Outcome:
+    """Per-record status, error, partition and offset of one batch. Delivery
+    reports are served by whichever thread polls the producer (possibly two at
+    once): ``itertools.count`` keeps the tally atomic without a lock per record."""
 
     __slots__ = ("_tally", "_total", "done", "errors", "offsets", "partitions", "statuses")
 
     def __init__(self, n: int) -> None:
-        self.statuses: list[pb.PublishStatus] = [pb.PUBLISH_STATUS_UNSPECIFIED] * n
+        self.statuses: list[pb.PublishStatus] = [PENDING] * n
         self.errors: list[str] = [""] * n
         self.partitions = [0] * n
         self.offsets = [0] * n
@@ -79,18 +95,29 @@ class _Batch:
 
     def ack(self, i: int, err: KafkaError | None, msg: Message) -> None:
         if err is None:
-            self.statuses[i] = pb.PUBLISH_STATUS_ACCEPTED
+            self.statuses[i] = ACCEPTED
             self.partitions[i] = msg.partition() or 0
             self.offsets[i] = msg.offset() or 0
         else:
-            self.statuses[i] = pb.PUBLISH_STATUS_THROTTLED
+            self.statuses[i] = THROTTLED
             self.errors[i] = f"kafka delivery failed: {err.str()}; retry"
-        self.settle()
+        if next(self._tally) == self._total:  # (settle, inlined: once per record)
+            self.done.set()
 
     def dead_letter_sent(self, err: KafkaError | None, _msg: Message) -> None:
         if err is not None:
             log.error("dead letter not delivered", extra={"error": err.str()})
         self.settle()
+
+    def expire(self) -> None:
+        for i, status in enumerate(self.statuses):
+            if status == PENDING:
+                self.statuses[i] = THROTTLED
+                self.errors[i] = "not acknowledged by Kafka in time; retry (idempotent by id)"
+
+    @property
+    def accepted(self) -> int:
+        return self.statuses.count(ACCEPTED)
 
 
 class Publisher:
@@ -103,78 +130,93 @@ class Publisher:
         self.counts = {"accepted": 0, "invalid": 0, "throttled": 0}
         self._lock = threading.Lock()
 
-    def publish(self, topic: str, items: Sequence[Item], validate: Validator,
-                timeout_s: float | None = None, stamp_ingest_time: bool = True,
-                time_field: str | None = None) -> list[pb.PublishResult]:
-        """The hot path of ingest (one call per request, a loop per record):
-        locals only, one bound callback per record, results built once at the end.
-        ``time_field``: the message's own time (the Kafka record timestamp)."""
-        now_s = time.time()
-        stamp = Timestamp()
-        stamp.FromNanoseconds(time.time_ns())
-        headers = inject([])
-        batch = _Batch(len(items))
-        statuses, errors = batch.statuses, batch.errors
-        take = self.limiter.take if self.limiter.enabled else None
-        produce = self.producer.produce_reported
-        ack = batch.ack
-        for i, item in enumerate(items):
-            msg = item.msg
-            problem = item.error or validate(msg, now_s)
-            if problem is not None:
-                statuses[i] = pb.PUBLISH_STATUS_INVALID
-                errors[i] = problem
-                self._dead_letter(topic, item, problem, batch)
-                continue
-            if take is not None:
-                decision = take(msg.user_id)
-                if not decision.allowed:
-                    statuses[i] = pb.PUBLISH_STATUS_THROTTLED
-                    errors[i] = (f"user {msg.user_id} over its rate limit; retry after "
-                                 f"{decision.retry_after_s:.2f}s")
-                    batch.settle()
-                    continue
-            if stamp_ingest_time:
-                msg.ingest_time.CopyFrom(stamp)
-            ts_ms = None
-            if time_field is not None:
-                ts = getattr(msg, time_field)
-                ts_ms = ts.seconds * 1000 + ts.nanos // 1_000_000
-            produce(topic, msg.SerializeToString(), msg.user_id, headers,
-                    functools.partial(ack, i), ts_ms)
-        self.producer.poll(0)  # serve delivery reports once per batch
-        wait = self.ack_timeout_s if timeout_s is None else min(timeout_s, self.ack_timeout_s)
-        if not batch.done.wait(wait):
-            self.producer.poll(0)
-            for i, status in enumerate(statuses):
-                if status == pb.PUBLISH_STATUS_UNSPECIFIED:
-                    statuses[i] = pb.PUBLISH_STATUS_THROTTLED
-                    errors[i] = "not acknowledged by Kafka in time; retry (idempotent by id)"
-        result = pb.PublishResult
-        rows = zip(items, statuses, errors, batch.partitions, batch.offsets, strict=True)
-        results = [result(id=item.record_id, status=st, error=err, partition=part, offset=off)
-                   for item, st, err, part, off in rows]
-        self._count(statuses)
-        return results
+    def publish(self, topic: str, records: Records, validate: Validator, limits: Limits,
+                timeout_s: float | None = None, stamp_field: int | None = None) -> Outcome:
+        """Validate, stamp, encode and produce every record; wait for their acks.
+        ``validate`` gives a problem or the record's timestamp (epoch ms);
+        ``stamp_field``: the number of the message's ingest-time field, if any."""
+        return self.finish(self.start(topic, records, validate, limits, stamp_field), timeout_s)
 
-    def _dead_letter(self, topic: str, item: Item, reason: str, batch: _Batch) -> None:
-        msg = item.msg
+    def start(self, topic: str, records: Records, validate: Validator, limits: Limits,
+              stamp_field: int | None = None) -> Outcome:
+        """Queue a batch without waiting for its acks (a caller pipelining several
+        batches in one thread); :meth:`finish` waits for them."""
+        now_s = time.time()
+        stamp = timestamp_field(stamp_field, time.time_ns()) if stamp_field else b""
+        headers: list[tuple[str, str | bytes | None]] | None = [
+            (k, v) for k, v in inject([])] or None
+        msgs = records.msgs
+        out = Outcome(len(msgs))
+        statuses, errors = out.statuses, out.errors
+        take = self.limiter.take if self.limiter.enabled else None
+        produce = self.producer.raw.produce
+        ack, partial = out.ack, functools.partial
+        for i, msg in enumerate(msgs):
+            if msg is not None:
+                value = msg.SerializeToString()
+                verdict: Verdict | Failure = validate(msg, len(value), now_s, limits)
+            else:
+                verdict = records.failures[i]
+            if verdict.__class__ is not int:
+                reason = verdict.reason if isinstance(verdict, Failure) else str(verdict)
+                statuses[i] = INVALID
+                errors[i] = reason
+                self._dead_letter(topic, records, i, reason, out)
+                continue
+            key = msg.user_id
+            if take is not None:
+                decision = take(key)
+                if not decision.allowed:
+                    statuses[i] = THROTTLED
+                    errors[i] = (f"user {key} over its rate limit; retry after "
+                                 f"{decision.retry_after_s:.2f}s")
+                    out.settle()
+                    continue
+            if stamp:
+                value += stamp
+            try:
+                produce(topic, value, key, on_delivery=partial(ack, i), timestamp=verdict,
+                        headers=headers)
+            except BufferError:  # back-pressure: the producer waits for room
+                self.producer.produce_reported(topic, value, key, headers, partial(ack, i),
+                                               int(verdict))
+        self.producer.poll(0)
+        return out
+
+    def finish(self, out: Outcome, timeout_s: float | None = None) -> Outcome:
+        """Serve delivery reports until every record of the batch has its own (any
+        thread may serve any batch's: the service's poller thread does too), or
+        the ack timeout: then the rest are answered as retryable."""
+        wait = self.ack_timeout_s if timeout_s is None else min(timeout_s, self.ack_timeout_s)
+        deadline = time.monotonic() + wait
+        poll, done = self.producer.poll, out.done
+        while not done.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                out.expire()
+                break
+            poll(min(left, 0.005))
+        self._count(out.statuses)
+        return out
+
+    def _dead_letter(self, topic: str, records: Records, i: int, reason: str,
+                     out: Outcome) -> None:
+        msg = records.msgs[i]
+        failure = records.failures.get(i)
         key = msg.user_id if msg is not None and hasattr(msg, "user_id") else None
-        record = dead_letter(original=item.original_bytes(), key=key.encode() if key else None,
-                             source_topic=topic, error_class=item.error_class, reason=reason,
-                             service=self.service, record_id=item.record_id)
+        record = dead_letter(original=records.original(i), key=key.encode() if key else None,
+                             source_topic=topic,
+                             error_class=failure.error_class if failure else "validation",
+                             reason=reason, service=self.service,
+                             record_id=records.record_id(i))
         self.producer.produce_reported(dlq_topic(topic), record.SerializeToString(), key, None,
-                                       batch.dead_letter_sent, None)
+                                       out.dead_letter_sent)
 
     def _count(self, statuses: list[pb.PublishStatus]) -> None:
-        accepted = statuses.count(pb.PUBLISH_STATUS_ACCEPTED)
-        invalid = statuses.count(pb.PUBLISH_STATUS_INVALID)
+        accepted = statuses.count(ACCEPTED)
+        invalid = statuses.count(INVALID)
         with self._lock:
             self.counts["accepted"] += accepted
             self.counts["invalid"] += invalid
             self.counts["throttled"] += len(statuses) - accepted - invalid
 
-
-def summarize(results: list[pb.PublishResult]) -> tuple[int, int]:
-    accepted = sum(1 for r in results if r.status == pb.PUBLISH_STATUS_ACCEPTED)
-    return accepted, len(results) - accepted

@@ -1,22 +1,28 @@
-"""Validation rules for everything that enters the mesh. Each check returns the
+"""Validation rules for everything that enters the mesh. Each check gets the
+decoded message and the size of its encoding (a bound that rules most size
+limits out without reading the fields they concern) and returns the
 first problem as ``"field: reason"`` (the dead-letter reason and the caller's
-per-item error), or ``None`` when the record is valid."""
+per-item error) or, when the record is valid, its own time in epoch
+milliseconds (the Kafka record timestamp, which event-time consumers read):
+the time field is read once, by the check that has to read it anyway."""
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
 
-# ``s.strip(ID_CHARS)`` is empty exactly when every character of s is in the
-# alphabet [A-Za-z0-9_.:-] (a C scan, several times faster than a regex, and no
-# ``$``-before-newline loophole).
-ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
+# fullmatch: no ``$``-before-newline loophole
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}").fullmatch
+_USER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}").fullmatch
+Verdict = str | int  # the problem, or the valid record's time in epoch ms
 
 
 def is_id(s: str, max_len: int = 128) -> bool:
-    return 0 < len(s) <= max_len and not s.strip(ID_CHARS)
+    return len(s) <= max_len and _ID(s) is not None
 ACTIONS = frozenset(user_event_pb2.Action.values()) - {user_event_pb2.ACTION_UNSPECIFIED}
 DEVICES = frozenset(user_event_pb2.Device.values())
 LABEL_KINDS = frozenset(label_pb2.LabelKind.values()) - {label_pb2.LABEL_KIND_UNSPECIFIED}
@@ -31,8 +37,16 @@ class Limits:
     max_attributes: int = 32
     max_short_field: int = 128
 
+    @cached_property
+    def detail_floor(self) -> int:
+        """The fewest bytes of an event's item_id, session_id and attributes that
+        can break a limit on them: an id over ``max_short_field`` characters, an
+        attribute key over 64 (a map entry of at least 69 bytes), or more than
+        ``max_attributes`` entries (distinct keys: at least 2 + 5 bytes each)."""
+        return min(self.max_short_field, 64, 2 + 5 * self.max_attributes)
 
-def _time(name: str, seconds: int, nanos: int, now_s: float, limits: Limits) -> str | None:
+
+def _time(name: str, seconds: int, nanos: int, now_s: float, limits: Limits) -> Verdict:
     if seconds <= 0 and nanos <= 0:
         return f"{name}: required"
     t = seconds + nanos / 1e9
@@ -40,7 +54,7 @@ def _time(name: str, seconds: int, nanos: int, now_s: float, limits: Limits) -> 
         return f"{name}: {t - now_s:.0f}s in the future (max {limits.max_future_skew_s:.0f}s)"
     if t < now_s - limits.max_event_age_s:
         return f"{name}: older than {limits.max_event_age_s:.0f}s"
-    return None
+    return seconds * 1000 + nanos // 1_000_000
 
 
 def _ids(kind: str, record_id: str, user_id: str) -> str | None:
@@ -55,11 +69,13 @@ def _ids(kind: str, record_id: str, user_id: str) -> str | None:
     return None
 
 
-def validate_event(e: user_event_pb2.UserEvent, now_s: float, limits: Limits) -> str | None:
-    # The hot path of ingest: checks ordered cheapest first, fields read once.
+def validate_event(e: user_event_pb2.UserEvent, size: int, now_s: float,
+                   limits: Limits) -> Verdict:
+    # The hot path of ingest: checks ordered cheapest first, fields read once,
+    # the optional fields only when the encoding leaves room for a violation.
     event_id, user_id = e.event_id, e.user_id
-    if not (is_id(event_id) and is_id(user_id, 64)):
-        return _ids("event_id", event_id, user_id)
+    if _ID(event_id) is None or _USER_ID(user_id) is None:
+        return _ids("event_id", event_id, user_id) or "event_id: invalid"
     action = e.action
     if action not in ACTIONS:
         return "action: required" if action == 0 else f"action: unknown enum value {action}"
@@ -68,6 +84,18 @@ def validate_event(e: user_event_pb2.UserEvent, now_s: float, limits: Limits) ->
     amount = e.amount
     if not 0.0 <= amount <= MAX_AMOUNT:  # also false for NaN
         return f"amount: must be a finite number in [0, {MAX_AMOUNT:.0f}]"
+    if size - len(event_id) - len(user_id) >= limits.detail_floor:
+        problem = _details(e, limits)
+        if problem is not None:
+            return problem
+    ts = e.event_time
+    seconds, nanos = ts.seconds, ts.nanos
+    if limits.max_future_skew_s < seconds - now_s + 1 or seconds < now_s - limits.max_event_age_s:
+        return _time("event_time", seconds, nanos, now_s, limits)  # the precise check
+    return seconds * 1000 + nanos // 1_000_000
+
+
+def _details(e: user_event_pb2.UserEvent, limits: Limits) -> str | None:
     short = limits.max_short_field
     if len(e.item_id) > short or len(e.session_id) > short:
         return f"item_id/session_id: at most {short} characters"
@@ -78,29 +106,27 @@ def validate_event(e: user_event_pb2.UserEvent, now_s: float, limits: Limits) ->
         for key in attrs:  # (the map's own iterator: .items() is a slow generic view)
             if len(key) > 64 or len(attrs[key]) > 1024:
                 return "attributes: keys at most 64, values at most 1024 characters"
-    ts = e.event_time
-    seconds = ts.seconds
-    if limits.max_future_skew_s < seconds - now_s + 1 or seconds < now_s - limits.max_event_age_s:
-        return _time("event_time", seconds, ts.nanos, now_s, limits)  # the precise check
     return None
 
 
-def validate_document(d: document_pb2.Document, now_s: float, limits: Limits) -> str | None:
+def validate_document(d: document_pb2.Document, size: int, now_s: float,
+                      limits: Limits) -> Verdict:
     problem = _ids("doc_id", d.doc_id, d.user_id)
     if problem:
         return problem
     if not d.text.strip():
         return "text: empty"
-    size = len(d.text.encode("utf-8", "surrogatepass"))
-    if size > limits.max_text_bytes:
-        return f"text: {size} bytes, at most {limits.max_text_bytes}"
+    if size > limits.max_text_bytes:  # else the text cannot be longer
+        text_bytes = len(d.text.encode("utf-8", "surrogatepass"))
+        if text_bytes > limits.max_text_bytes:
+            return f"text: {text_bytes} bytes, at most {limits.max_text_bytes}"
     if len(d.source) > limits.max_short_field:
         return f"source: at most {limits.max_short_field} characters"
     ts = d.created_at
     return _time("created_at", ts.seconds, ts.nanos, now_s, limits)
 
 
-def validate_label(lb: label_pb2.Label, now_s: float, limits: Limits) -> str | None:
+def validate_label(lb: label_pb2.Label, size: int, now_s: float, limits: Limits) -> Verdict:
     problem = _ids("label_id", lb.label_id, lb.user_id)
     if problem:
         return problem
@@ -110,11 +136,11 @@ def validate_label(lb: label_pb2.Label, now_s: float, limits: Limits) -> str | N
         return "kind: required" if lb.kind == 0 else f"kind: unknown enum value {lb.kind}"
     if not math.isfinite(lb.value):
         return "value: must be finite"
-    problem = _time("label_time", lb.label_time.seconds, lb.label_time.nanos, now_s, limits)
-    if problem:
-        return problem
+    verdict = _time("label_time", lb.label_time.seconds, lb.label_time.nanos, now_s, limits)
+    if isinstance(verdict, str):
+        return verdict
     if lb.HasField("observed_at") and (
         lb.observed_at.ToNanoseconds() < lb.label_time.ToNanoseconds()
     ):
         return "observed_at: earlier than label_time"
-    return None
+    return verdict

@@ -82,18 +82,19 @@ class MeshProducer:
                 self._producer.poll(0.05)
 
     def produce_reported(self, topic: str, value: bytes, key: str | bytes | None,
-                         headers: list[tuple[str, bytes]] | None,
-                         on_delivery: DeliveryCallback, timestamp: int | None) -> None:
+                         headers: list[tuple[str, str | bytes | None]] | None,
+                         on_delivery: DeliveryCallback, timestamp: int = 0) -> None:
         """Queue one record whose delivery report ``on_delivery`` handles itself
         (a batch producer that answers its caller per record, like ingest): no
-        wrapper per record, no poll; failures are the callback's to report and do
-        not count in :meth:`flush`. Call :meth:`poll` after the batch."""
-        kwargs: dict[str, Any] = {"key": key, "on_delivery": on_delivery}
-        if headers:
-            kwargs["headers"] = headers
-        if timestamp is not None and timestamp > 0:
-            kwargs["timestamp"] = timestamp
-        self._queue(topic, value, kwargs)
+        wrapper and no keyword dict per record, no poll; failures are the
+        callback's to report and do not count in :meth:`flush`. Call :meth:`poll`
+        after the batch. ``timestamp`` 0: the producer's clock."""
+        try:
+            self._producer.produce(topic, value, key, on_delivery=on_delivery,
+                                   timestamp=timestamp, headers=headers)
+        except BufferError:
+            self._queue(topic, value, {"key": key, "on_delivery": on_delivery,
+                                       "timestamp": timestamp, "headers": headers})
 
     def poll(self, timeout: float = 0) -> int:
         return int(self._producer.poll(timeout))

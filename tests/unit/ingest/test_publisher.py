@@ -4,6 +4,7 @@ Kafka is an in-memory fake here (the integration suite runs the real broker)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from confluent_kafka import KafkaError
@@ -68,13 +69,17 @@ def _request(events: list[user_event_pb2.UserEvent]) -> bytes:
     return pb.PublishRequest(events=events).SerializeToString()
 
 
+def _publish(core: IngestCore, events: list[user_event_pb2.UserEvent]) -> list[pb.PublishResult]:
+    return core.publish("user_event", core.from_request("user_event", _request(events))).results()
+
+
 def test_results_follow_request_order_and_bad_records_go_to_the_dlq():
     kafka = FakeKafka()
     core = _core(kafka)
     good1, good2, bad = event("u1", 1), event("u2", 2), event("u3", 3)
     bad.amount = -5
     results = core.publish("user_event",
-                           core.from_request("user_event", _request([good1, bad, good2])))
+                           core.from_request("user_event", _request([good1, bad, good2]))).results()
     assert [r.id for r in results] == [good1.event_id, bad.event_id, good2.event_id]
     assert [r.status for r in results] == [pb.PUBLISH_STATUS_ACCEPTED, pb.PUBLISH_STATUS_INVALID,
                                            pb.PUBLISH_STATUS_ACCEPTED]
@@ -104,7 +109,7 @@ def test_the_dead_letter_holds_exactly_the_bytes_sent():
     sent = item + unknown_field
     good = event("u2").SerializeToString()
     request = b"".join(b"\x0a" + _varint(len(x)) + x for x in (good, sent))
-    results = core.publish("user_event", core.from_request("user_event", request))
+    results = core.publish("user_event", core.from_request("user_event", request)).results()
     assert [r.status for r in results] == [pb.PUBLISH_STATUS_ACCEPTED, pb.PUBLISH_STATUS_INVALID]
     (dl,) = [dead_letter_pb2.DeadLetter.FromString(v) for t, v, _, _ in kafka.log if t == "ev.dlq"]
     assert dl.original == sent
@@ -125,7 +130,7 @@ def test_a_malformed_item_is_split_out_and_its_neighbours_still_publish():
     good = event("u1").SerializeToString()
     broken = b"\x0a\x03\xff\xfe\xfd"  # field 1 holding invalid UTF-8
     request = b"".join(b"\x0a" + bytes([len(x)]) + x for x in (good, broken, good))
-    results = core.publish("user_event", core.from_request("user_event", request))
+    results = core.publish("user_event", core.from_request("user_event", request)).results()
     assert [r.status for r in results] == [pb.PUBLISH_STATUS_ACCEPTED, pb.PUBLISH_STATUS_INVALID,
                                            pb.PUBLISH_STATUS_ACCEPTED]
     assert "undecodable" in results[1].error
@@ -135,15 +140,14 @@ def test_a_malformed_item_is_split_out_and_its_neighbours_still_publish():
 
 def test_delivery_failure_is_retryable_not_accepted():
     core = _core(FakeKafka(fail_topics=("ev",)))
-    (result,) = core.publish("user_event", core.from_request("user_event", _request([event("u")])))
+    (result,) = _publish(core, [event("u")])
     assert result.status == pb.PUBLISH_STATUS_THROTTLED
     assert "kafka delivery failed" in result.error
 
 
 def test_no_acknowledgement_in_time_is_retryable():
     core = _core(FakeKafka(hold=True), ack_timeout_s=0.2)
-    results = core.publish("user_event", core.from_request("user_event",
-                                                           _request([event("u"), event("v")])))
+    results = _publish(core, [event("u"), event("v")])
     assert [r.status for r in results] == [pb.PUBLISH_STATUS_THROTTLED] * 2
     assert all("not acknowledged" in r.error for r in results)
 
@@ -151,9 +155,25 @@ def test_no_acknowledgement_in_time_is_retryable():
 def test_rate_limited_user_is_throttled_with_a_hint():
     kafka = FakeKafka()
     core = _core(kafka, rate=0.001)  # burst 1: the second event of the user waits
-    results = core.publish("user_event", core.from_request("user_event",
-                                                           _request([event("u"), event("u")])))
+    results = _publish(core, [event("u"), event("u")])
     assert [r.status for r in results] == [pb.PUBLISH_STATUS_ACCEPTED,
                                            pb.PUBLISH_STATUS_THROTTLED]
     assert "rate limit" in results[1].error
-    assert core.throttle_hint(results) is None  # not every item throttled
+    reply = core.publish("user_event", core.from_request("user_event",
+                                                         _request([event("w"), event("w")])))
+    assert core.throttle_hint(reply) is None  # not every item throttled
+
+
+def test_ingest_time_is_the_services_own_stamp_whatever_the_client_sent():
+    kafka = FakeKafka()
+    core = _core(kafka)
+    e = event("u1")
+    e.ingest_time.seconds, e.ingest_time.nanos = 12, 34  # a client cannot choose it
+    before = time.time_ns()
+    core.publish("user_event", core.from_request("user_event", _request([e]))).results()
+    (value,) = [v for t, v, _, _ in kafka.log if t == "ev"]
+    sent = user_event_pb2.UserEvent.FromString(value)
+    assert before <= sent.ingest_time.ToNanoseconds() <= time.time_ns()
+    sent.ClearField("ingest_time")
+    e.ClearField("ingest_time")
+    assert sent == e

@@ -1,7 +1,9 @@
-"""Validation rules: each rule rejects what it should, with a clear reason."""
+"""Validation rules: each rule rejects what it should, with a clear reason; a
+valid record's verdict is its own time in epoch ms (its Kafka timestamp)."""
 
 from __future__ import annotations
 
+import random
 import time
 
 import pytest
@@ -13,8 +15,17 @@ from mlmesh.testing.builders import event
 LIM = Limits()
 
 
-def test_a_good_event_passes():
-    assert validate_event(event("user-1", amount=9.5), time.time(), LIM) is None
+def check(validate, msg, now, limits=LIM):
+    """A verdict from the size of the encoding, as ingest calls it, and the same
+    verdict when the size rules nothing out."""
+    verdict = validate(msg, msg.ByteSize(), now, limits)
+    assert verdict == validate(msg, 10**9, now, limits)
+    return verdict
+
+
+def test_a_good_event_passes_with_its_event_time():
+    e = event("user-1", amount=9.5)
+    assert check(validate_event, e, time.time()) == e.event_time.ToMilliseconds()
 
 
 @pytest.mark.parametrize(("mutate", "reason"), [
@@ -43,35 +54,51 @@ def test_a_good_event_passes():
 def test_bad_events_are_rejected_with_reason(mutate, reason):
     e = event("user-1")
     mutate(e)
-    problem = validate_event(e, time.time(), LIM)
-    assert problem is not None and problem.startswith(reason), problem
+    problem = check(validate_event, e, time.time())
+    assert isinstance(problem, str) and problem.startswith(reason), problem
 
 
 def test_document_rules():
     NOW = time.time()
     d = document_pb2.Document(doc_id="d1", user_id="u1", text="hello", source="chat")
     d.created_at.FromSeconds(int(NOW))
-    assert validate_document(d, NOW, LIM) is None
+    assert check(validate_document, d, NOW) == int(NOW) * 1000
     d.text = "   "
-    assert validate_document(d, NOW, LIM) == "text: empty"
+    assert check(validate_document, d, NOW) == "text: empty"
     d.text = "é" * 40_000  # 80,000 bytes in UTF-8
-    assert validate_document(d, NOW, LIM).startswith("text: 80000 bytes")
+    assert str(check(validate_document, d, NOW)).startswith("text: 80000 bytes")
 
 
 def test_label_rules():
     NOW = time.time()
     lb = label_pb2.Label(label_id="l1", user_id="u1", kind=label_pb2.LABEL_KIND_FRAUD, value=1)
     lb.label_time.FromSeconds(int(NOW - 60))
-    assert validate_label(lb, NOW, LIM) is None
+    assert check(validate_label, lb, NOW) == int(NOW - 60) * 1000
     lb.observed_at.FromSeconds(int(NOW - 120))
-    assert validate_label(lb, NOW, LIM) == "observed_at: earlier than label_time"
+    assert check(validate_label, lb, NOW) == "observed_at: earlier than label_time"
     lb.ClearField("observed_at")
     lb.kind = label_pb2.LABEL_KIND_UNSPECIFIED
-    assert validate_label(lb, NOW, LIM) == "kind: required"
+    assert check(validate_label, lb, NOW) == "kind: required"
 
 
 def test_every_declared_action_is_accepted():
     for name, value in user_event_pb2.Action.items():
         if value == 0:
             continue
-        assert validate_event(event("u", action=value), time.time(), LIM) is None, name
+        assert isinstance(check(validate_event, event("u", action=value), time.time()), int), name
+
+
+def test_the_size_bound_never_hides_a_violation():
+    rng = random.Random(7)
+    tight = Limits(max_attributes=3, max_short_field=8)
+    seen = set()
+    for _ in range(3000):
+        e = event(rng.choice(["u", "user-" + "x" * rng.randint(0, 40)]))
+        e.event_id = "e" * rng.randint(1, 60)
+        e.item_id = "i" * rng.choice([0, 3, 8, 9, 30])
+        e.attributes.clear()
+        for k in range(rng.choice([0, 1, 3, 4, 6])):
+            e.attributes["k" * rng.choice([1, 2, 64, 65]) + str(k)] = "v" * rng.choice([0, 1, 1025])
+        verdict = check(validate_event, e, time.time(), tight)
+        seen.add(verdict.split(":")[0] if isinstance(verdict, str) else "ok")
+    assert seen == {"ok", "item_id/session_id", "attributes"}
