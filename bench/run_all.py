@@ -113,11 +113,15 @@ def _fmt(v: Any) -> str:
 
 def markdown(runs: list[dict[str, Any]]) -> str:
     lines = ["# mlmesh benchmark summary", "",
-             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-             f"{machine()['host_cpus']} cores (load {machine()['loadavg_1m_at_start']}). "
-             "Each ratio divides a figure by a baseline measured in the same run.", "",
-             "| area | figure | value | baseline | ratio | target | pass |",
-             "|---|---|---|---|---|---|---|"]
+             f"On {machine()['host_cpus']} cores. Each ratio divides a figure by a baseline "
+             "measured in the same run. When each area was measured (UTC) and the load "
+             "average at its start:", ""]
+    for run in runs:
+        res = run["result"] or {}
+        lines.append(f"- {run['area']}: {res.get('measured_at', '?')}, load "
+                     f"{(res.get('machine') or {}).get('loadavg_1m_at_start', '?')}")
+    lines += ["", "| area | figure | value | baseline | ratio | target | pass |",
+              "|---|---|---|---|---|---|---|"]
     for run in runs:
         ratios = run["result"].get("ratios", []) if run["result"] else []
         if not ratios:
@@ -162,12 +166,22 @@ def plot(runs: list[dict[str, Any]], path: Path) -> bool:
     return True
 
 
+def _previous_runs() -> dict[str, dict[str, Any]]:
+    path = RESULTS / "summary.json"
+    if not path.exists():
+        return {}
+    return {r["area"]: r for r in json.loads(path.read_text()).get("runs", [])}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", help="comma list of areas")
+    ap.add_argument("--only", help="comma list of areas to re-run; the others keep the "
+                                   "results of their last run in summary.json")
     args = ap.parse_args()
     wanted = set(args.only.split(",")) if args.only else None
-    runs = [run_one(a, m, x, t) for a, m, x, t in BENCHES if not wanted or a in wanted]
+    previous = _previous_runs() if wanted else {}
+    runs = [run_one(a, m, x, t) if not wanted or a in wanted else previous[a]
+            for a, m, x, t in BENCHES if not wanted or a in wanted or a in previous]
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary = {"machine": machine(), "runs": runs}
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2))
