@@ -8,16 +8,13 @@ text), ``oversize`` (text above the limit).
 
 from __future__ import annotations
 
-import re
-
 from google.protobuf import unknown_fields
 
 from mlmesh.events.v1 import document_pb2
+from mlmesh.ids import RECORD_ID_RULE, USER_ID_RULE, is_record_id, is_user_id
 from mlmesh.kafka.serde import SerdeError, decode
 from mlmesh.wire import WireError, fields
 
-ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")  # fullmatch: no trailing newline
-USER_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 _STRING_FIELDS = {1: "doc_id", 2: "user_id", 3: "text", 4: "source"}
 
 
@@ -58,12 +55,12 @@ def _check(doc: document_pb2.Document, max_text_bytes: int) -> None:
     rid = doc.doc_id[:128]
     if not doc.doc_id:
         raise Invalid("validation", "doc_id: required")
-    if not ID_RE.fullmatch(doc.doc_id):
-        raise Invalid("validation", "doc_id: must match [A-Za-z0-9_.:-]{1,128}", rid)
+    if not is_record_id(doc.doc_id):
+        raise Invalid("validation", f"doc_id: {RECORD_ID_RULE}", rid)
     if not doc.user_id:
         raise Invalid("validation", "user_id: required", rid)
-    if not USER_RE.fullmatch(doc.user_id):
-        raise Invalid("validation", "user_id: must match [A-Za-z0-9_.:-]{1,64}", rid)
+    if not is_user_id(doc.user_id):
+        raise Invalid("validation", f"user_id: {USER_ID_RULE}", rid)
     size = len(doc.text.encode("utf-8"))
     if size > max_text_bytes:
         raise Invalid("oversize", f"text: {size} bytes exceeds {max_text_bytes}", rid)

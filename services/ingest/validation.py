@@ -9,15 +9,15 @@ the time field is read once, by the check that has to read it anyway."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from functools import cached_property
 
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
+from mlmesh.ids import RECORD_ID, USER_ID
 
 # fullmatch: no ``$``-before-newline loophole
-_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}").fullmatch
-_USER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}").fullmatch
+_ID = RECORD_ID.fullmatch
+_USER_ID = USER_ID.fullmatch
 Verdict = str | int  # the problem, or the valid record's time in epoch ms
 
 

@@ -46,9 +46,9 @@ from mlmesh.events.v1 import (
     prediction_made_pb2,
     user_event_pb2,
 )
+from mlmesh.ids import is_user_id
 
 log = logging.getLogger(__name__)
-USER_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # fullmatch, like the services
 _LATE_BY = re.compile(r"by (\d+) ms")
 SHOW = 10  # mismatches listed per check
 
@@ -142,7 +142,7 @@ def accepted_events(recs: list[Rec], dlq: list[dead_letter_pb2.DeadLetter],
             invalid += 1
             continue
         ts = ts_ms(e.event_time)
-        if not e.event_id or not USER_RE.fullmatch(e.user_id) or ts <= 0 \
+        if not e.event_id or not is_user_id(e.user_id) or ts <= 0 \
                 or not math.isfinite(e.amount):
             invalid += 1
             continue
@@ -245,7 +245,7 @@ def _documents(recs: list[Rec], dlq: list[dead_letter_pb2.DeadLetter],
             d = document_pb2.Document.FromString(r.value or b"")
         except Exception:
             continue
-        if d.doc_id and USER_RE.fullmatch(d.user_id) and not d.user_id.startswith(excluded):
+        if d.doc_id and is_user_id(d.user_id) and not d.user_id.startswith(excluded):
             docs.setdefault(d.doc_id, d)
     return docs, rejected
 

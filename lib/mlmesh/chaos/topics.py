@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
-
 from mlmesh.events.v1 import dead_letter_pb2
+from mlmesh.kafka.read import read_to_end
 
 
 @dataclass(frozen=True)
@@ -25,45 +22,11 @@ class Rec:
 def read_topic(bootstrap: str, topic: str, timeout: float = 120.0,
                isolation: str = "read_committed") -> list[Rec]:
     """Every record from the beginning to the current end of each partition."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"chaos-audit-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False, "isolation.level": isolation,
-        "enable.partition.eof": True, "auto.offset.reset": "earliest",
-        "fetch.max.bytes": 52428800, "log_level": 3,
-    })
-    try:
-        meta = consumer.list_topics(topic, timeout=15).topics.get(topic)
-        if meta is None or meta.error is not None:
-            return []
-        parts = sorted(meta.partitions)
-        ends: dict[int, int] = {}
-        for p in parts:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)
-            ends[p] = int(high)
-        todo = {p for p in parts if ends[p] > 0}
-        if not todo:
-            return []
-        consumer.assign([TopicPartition(topic, p, 0) for p in todo])
-        out: list[Rec] = []
-        deadline = time.monotonic() + timeout
-        while todo:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: partitions {sorted(todo)} not read to the end")
-            for msg in consumer.consume(5000, 0.5):
-                err = msg.error()
-                part = int(msg.partition() or 0)
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        todo.discard(part)
-                        continue
-                    raise RuntimeError(f"read {topic}: {err}")
-                off = int(msg.offset() or 0)
-                out.append(Rec(part, off, msg.key(), msg.value(), int(msg.timestamp()[1])))
-                if off + 1 >= ends[part]:
-                    todo.discard(part)
-        return out
-    finally:
-        consumer.close()
+    return [Rec(int(m.partition() or 0), int(m.offset() or 0), m.key(), m.value(),
+                int(m.timestamp()[1]))
+            for m in read_to_end(bootstrap, topic, isolation=isolation, timeout=timeout,
+                                 group_prefix="chaos-audit-", metadata_timeout=15,
+                                 extra_config={"fetch.max.bytes": 52428800, "log_level": 3})]
 
 
 def ts_ms(ts: Any) -> int:

@@ -11,42 +11,23 @@ import argparse
 import json
 import sys
 import time
-import uuid
 from typing import Any
 
 
 def _from_topic(bootstrap: str, topic: str, timeout: float) -> list[dict[str, Any]]:
-    from confluent_kafka import Consumer, KafkaError
-
     from mlmesh.events.v1 import alert_pb2
+    from mlmesh.kafka.read import read_to_end
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"mlmesh-cli-{uuid.uuid4()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "enable.partition.eof": True})
     latest: dict[str, dict[str, Any]] = {}
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.subscribe([topic])
-        eof: set[int] = set()
-        deadline = time.monotonic() + timeout
-        while len(eof) < len(parts) and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    eof.add(int(msg.partition() or 0))
-                continue
-            a = alert_pb2.Alert.FromString(msg.value() or b"")
-            labels = dict(a.labels)
-            key = a.rule + json.dumps(labels, sort_keys=True)
-            latest[key] = {"rule": a.rule, "severity": alert_pb2.Severity.Name(a.severity)
-                           .removeprefix("SEVERITY_").lower(), "value": a.value,
-                           "threshold": a.threshold, "labels": labels, "resolved": a.resolved,
-                           "message": a.message, "at": a.raised_at.ToMilliseconds() / 1000}
-    finally:
-        consumer.close()
+    for msg in read_to_end(bootstrap, topic, timeout=timeout, strict=False,
+                           group_prefix="mlmesh-cli-"):
+        a = alert_pb2.Alert.FromString(msg.value() or b"")
+        labels = dict(a.labels)
+        key = a.rule + json.dumps(labels, sort_keys=True)
+        latest[key] = {"rule": a.rule, "severity": alert_pb2.Severity.Name(a.severity)
+                       .removeprefix("SEVERITY_").lower(), "value": a.value,
+                       "threshold": a.threshold, "labels": labels, "resolved": a.resolved,
+                       "message": a.message, "at": a.raised_at.ToMilliseconds() / 1000}
     return [a for a in latest.values() if not a["resolved"]]
 
 

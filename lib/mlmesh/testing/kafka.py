@@ -102,39 +102,13 @@ def consume_all(bootstrap: str, topic: str, *, isolation: str = "read_committed"
                 timeout: float = 30.0) -> list[tuple[bytes | None, bytes | None]]:
     """Every (key, value) of ``topic`` from the beginning up to the end of each
     partition (the LSO under read_committed), in partition then offset order."""
-    import time
+    from mlmesh.kafka.read import read_to_end
 
-    from confluent_kafka import Consumer, KafkaError
-
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"consume-all-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False,
-        "isolation.level": isolation, "enable.partition.eof": True,
-    })
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.subscribe([topic])
-        at_eof: set[int] = set()
-        got: dict[int, list[tuple[bytes | None, bytes | None]]] = {p: [] for p in parts}
-        deadline = time.monotonic() + timeout
-        while len(at_eof) < len(parts):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: reached the end of {sorted(at_eof)} only")
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    at_eof.add(int(msg.partition() or 0))
-                    continue
-                raise RuntimeError(f"consume {topic}: {err}")
-            part = int(msg.partition() or 0)
-            at_eof.discard(part)
-            got[part].append((msg.key(), msg.value()))
-        return [kv for p in sorted(got) for kv in got[p]]
-    finally:
-        consumer.close()
+    got: dict[int, list[tuple[bytes | None, bytes | None]]] = {}
+    for msg in read_to_end(bootstrap, topic, isolation=isolation, timeout=timeout,
+                           group_prefix="consume-all-"):
+        got.setdefault(int(msg.partition() or 0), []).append((msg.key(), msg.value()))
+    return [kv for p in sorted(got) for kv in got[p]]
 
 
 @pytest.fixture(scope="session")

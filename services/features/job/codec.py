@@ -7,19 +7,18 @@
 
 from __future__ import annotations
 
-import re
 import time
 from typing import NamedTuple
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mlmesh.events.v1 import document_pb2, feature_update_pb2, user_event_pb2
+from mlmesh.ids import USER_ID_RULE, is_user_id
 from mlmesh.kafka.dlq import dead_letter
 from mlmesh.kafka.serde import SerdeError, decode
 
 SERVICE = "features-job"
 SLICE_MS = 60_000  # the finest window slide: lateness is judged per 1-minute slice
-_USER_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # fullmatch: no trailing newline
 
 
 class EventRow(NamedTuple):
@@ -49,8 +48,8 @@ def _ts_ms(ts: Timestamp) -> int:
 
 
 def _check_user(user_id: str) -> None:
-    if not _USER_RE.fullmatch(user_id):
-        raise SerdeError("validation", "user_id: must match [A-Za-z0-9_.:-]{1,64}")
+    if not is_user_id(user_id):
+        raise SerdeError("validation", f"user_id: {USER_ID_RULE}")
 
 
 def decode_event(data: bytes | None) -> EventRow:

@@ -12,8 +12,6 @@ feature row before their label get the serving defaults, as online.
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,41 +67,21 @@ def normalise_labels(df: pd.DataFrame) -> pd.DataFrame:
 def labels_from_topic(bootstrap: str, topic: str = "labels", timeout_s: float = 30.0,
                       kind: int = 0) -> pd.DataFrame:
     """Every Label on ``topic`` (read_committed, from the start to the end)."""
-    from confluent_kafka import Consumer, KafkaError
-
     from mlmesh.events.v1 import label_pb2
+    from mlmesh.kafka.read import read_to_end
     from mlmesh.kafka.serde import SerdeError, decode
 
-    consumer = Consumer({"bootstrap.servers": bootstrap,
-                         "group.id": f"mlmesh-train-{uuid.uuid4().hex[:8]}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "isolation.level": "read_committed", "enable.partition.eof": True})
     rows: list[dict[str, Any]] = []
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.subscribe([topic])
-        eof: set[int] = set()
-        deadline = time.monotonic() + timeout_s
-        while len(eof) < len(parts) and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    eof.add(int(msg.partition() or 0))
-                continue
-            eof.discard(msg.partition())
-            try:
-                label = decode(label_pb2.Label, msg.value())
-            except SerdeError:
-                continue
-            if kind and label.kind != kind:
-                continue
-            rows.append({"user_id": label.user_id, "value": label.value,
-                         "label_time": label.label_time.ToMilliseconds()})
-    finally:
-        consumer.close()
+    for msg in read_to_end(bootstrap, topic, timeout=timeout_s, strict=False,
+                           group_prefix="mlmesh-train-"):
+        try:
+            label = decode(label_pb2.Label, msg.value())
+        except SerdeError:
+            continue
+        if kind and label.kind != kind:
+            continue
+        rows.append({"user_id": label.user_id, "value": label.value,
+                     "label_time": label.label_time.ToMilliseconds()})
     if not rows:
         raise ValueError(f"no labels on topic {topic}")
     return normalise_labels(pd.DataFrame(rows))
