@@ -56,6 +56,13 @@ def redis_connection_string(url: str) -> str:
     return f"{hostport},db={db or '0'}"
 
 
+def _by_view(rows: Iterable[FeatureRow]) -> dict[str, list[FeatureRow]]:
+    by_view: dict[str, list[FeatureRow]] = {}
+    for row in rows:
+        by_view.setdefault(row.view, []).append(row)
+    return by_view
+
+
 def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
@@ -100,21 +107,19 @@ class FeastStore:
 
     # ---- writes -------------------------------------------------------------
     def write(self, rows: Iterable[FeatureRow]) -> int:
-        """Offline: append all rows. Online: newest per (user, view) unless the
-        store already holds a newer window. Returns rows written online."""
-        by_view: dict[str, list[FeatureRow]] = {}
-        for row in rows:
-            by_view.setdefault(row.view, []).append(row)
+        """Online, then offline (see :meth:`write_online`, :meth:`write_offline`).
+        Returns rows written online."""
+        rows = list(rows)
+        written = self.write_online(rows)
+        self.write_offline(rows)
+        return written
+
+    def write_online(self, rows: Iterable[FeatureRow]) -> int:
+        """Per (user, view) the newest row, unless the store already holds a
+        newer window. Returns rows written."""
+        by_view = _by_view(rows)
         written = 0
         for view, items in by_view.items():
-            # one row per window: a provisional zero row and the real row of the
-            # same window end in one batch keep only the later emission
-            latest: dict[tuple[str, int], FeatureRow] = {}
-            for row in items:
-                key = (row.user_id, row.window_end_ms)
-                if key not in latest or row.emitted_ms >= latest[key].emitted_ms:
-                    latest[key] = row
-            self._write_offline(view, list(latest.values()))
             newest: dict[str, FeatureRow] = {}
             for row in items:
                 cur = newest.get(row.user_id)
@@ -127,6 +132,18 @@ class FeastStore:
                 self.open().write_to_online_store(view, self._frame(view, fresh))
                 written += len(fresh)
         return written
+
+    def write_offline(self, rows: Iterable[FeatureRow]) -> None:
+        """Append every window result (one row per window: a provisional zero
+        row and the real row of the same window end in one batch keep only the
+        later emission)."""
+        for view, items in _by_view(rows).items():
+            latest: dict[tuple[str, int], FeatureRow] = {}
+            for row in items:
+                key = (row.user_id, row.window_end_ms)
+                if key not in latest or row.emitted_ms >= latest[key].emitted_ms:
+                    latest[key] = row
+            self._write_offline(view, list(latest.values()))
 
     def _frame(self, view: str, rows: list[FeatureRow]) -> Any:
         import pandas as pd

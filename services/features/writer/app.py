@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Message
@@ -36,10 +37,15 @@ def to_row(msg: feature_update_pb2.FeatureUpdate) -> FeatureRow:
 class BatchWriter:
     """``handle_batch`` of the SinkLoop."""
 
-    def __init__(self, store: FeastStore, latency: Any = None, written: Any = None) -> None:
+    def __init__(self, store: FeastStore, latency: Any = None, written: Any = None,
+                 observe: Callable[[FeatureRow, float], None] | None = None) -> None:
+        """``latency``/``written``: OpenTelemetry instruments; ``observe(row,
+        seconds)``: each row's emit -> visible online time, for a caller that
+        needs it per row (the benchmark splits live windows from catch-up)."""
         self.store = store
         self.latency = latency
         self.written = written
+        self.observe = observe
 
     def __call__(self, batch: list[Message]) -> list[Rejected]:
         rows: list[FeatureRow] = []
@@ -50,13 +56,18 @@ class BatchWriter:
             except SerdeError as exc:
                 rejected.append(Rejected(m, exc.error_class, exc.reason))
         if rows:
-            n = self.store.write(rows)
-            now = time.time() * 1000
-            if self.latency is not None:
+            n = self.store.write_online(rows)
+            now = time.time() * 1000  # visible online: what serving waits for
+            if self.latency is not None or self.observe is not None:
                 for r in rows:
-                    self.latency.record(max(0.0, (now - r.emitted_ms) / 1000))
+                    seconds = max(0.0, (now - r.emitted_ms) / 1000)
+                    if self.latency is not None:
+                        self.latency.record(seconds)
+                    if self.observe is not None:
+                        self.observe(r, seconds)
             if self.written is not None:
                 self.written.add(n)
+            self.store.write_offline(rows)  # before the offsets are committed
         return rejected
 
 
