@@ -111,6 +111,14 @@ def _fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def _file_time(area: str) -> str:
+    """When an area's result file was written (for results without measured_at)."""
+    path = RESULTS / f"{area}.json"
+    if not path.exists():
+        return "?"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(path.stat().st_mtime))
+
+
 def markdown(runs: list[dict[str, Any]]) -> str:
     lines = ["# mlmesh benchmark summary", "",
              f"On {machine()['host_cpus']} cores. Each ratio divides a figure by a baseline "
@@ -118,7 +126,8 @@ def markdown(runs: list[dict[str, Any]]) -> str:
              "average at its start:", ""]
     for run in runs:
         res = run["result"] or {}
-        lines.append(f"- {run['area']}: {res.get('measured_at', '?')}, load "
+        when = res.get("measured_at") or _file_time(run["area"])
+        lines.append(f"- {run['area']}: {when}, load "
                      f"{(res.get('machine') or {}).get('loadavg_1m_at_start', '?')}")
     lines += ["", "| area | figure | value | baseline | ratio | target | pass |",
               "|---|---|---|---|---|---|---|"]
