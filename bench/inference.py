@@ -10,10 +10,14 @@ concurrencies:
 * ``predict``       Predict without text (features + scoring);
 * ``predict_text``  Predict with text (+ query embedding + filtered search);
 * ``triton_score``  baseline: the direct Triton call of the same model version;
-* ``feast_read``    baseline: a direct Feast online read (the same feature service).
+* ``feast_read``    baseline: a direct Feast online read (the same feature service);
+* ``grpc_hop``      context: the service's own gRPC health Check - the round trip
+  any call to a Python gRPC server pays here before it does any work.
 
 The exact cache is off (every request pays the full path). Overhead =
-p50(predict) / (p50(feast_read) + p50(triton_score)) at the same concurrency.
+p50(predict) / (p50(feast_read) + p50(triton_score)) at the same concurrency;
+p50(predict) / (p50(feast_read) + p50(triton_score) + p50(grpc_hop)) says how
+much of it is the service's own work rather than the hop itself.
 
     python -m bench.inference [--seconds 5] [--users 200]
 """
@@ -62,6 +66,14 @@ def _client(kind: str, target: dict[str, str], users: list[str], barrier: Any,
                 timeout=5)
             for s in resp.latency:
                 stages.setdefault(s.stage, []).append(s.ms)
+    elif kind == "grpc_hop":
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        health = health_pb2_grpc.HealthStub(grpc.insecure_channel(target["inference"]))
+
+        def call(i: int) -> None:
+            health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
     elif kind == "triton_score":
         from inference.triton import TritonGateway
 
@@ -237,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             target = {"inference": addr, "triton": deps["triton"].grpc_url, "version": "1",
                       "feast_repo": str(deps["feast_repo"])}
             for c in levels:
-                for kind in ("feast_read", "triton_score", "predict"):
+                for kind in ("feast_read", "triton_score", "grpc_hop", "predict"):
                     rows.append(measure(kind, target, users, c, args.seconds))
             for c in levels[:2]:
                 rows.append(measure("predict_text", target, users, c, args.seconds))
@@ -260,6 +272,11 @@ def report(rows: list[dict[str, Any]], levels: list[int]) -> int:
         ratios.append(ratio(f"predict_p50_vs_feast_plus_triton_c{c}", p["p50"],
                             f["p50"] + t["p50"], 1.25, "ms", higher_is_better=False,
                             note="service overhead target <= 25% over the sum of baselines"))
+    for c in levels:
+        p, f, t, h = (get(k, c) for k in ("predict", "feast_read", "triton_score", "grpc_hop"))
+        ratios.append(ratio(f"predict_p50_vs_feast_plus_triton_plus_grpc_hop_c{c}", p["p50"],
+                            f["p50"] + t["p50"] + h["p50"], None, "ms", higher_is_better=False,
+                            note="context: the hop is the floor of any Python gRPC service"))
     ratios.append(ratio("predict_no_text_p99_c1", get("predict", 1)["p99"], 15.0, 1.0, "ms",
                         higher_is_better=False, note="target p99 <= 15 ms (baseline = target)"))
     text_c = levels[1] if len(levels) > 1 else levels[0]
