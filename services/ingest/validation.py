@@ -13,16 +13,13 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
-from mlmesh.ids import RECORD_ID, USER_ID
+from mlmesh.ids import RECORD_ID, RECORD_ID_RULE, USER_ID, USER_ID_RULE, is_record_id, is_user_id
 
 # fullmatch: no ``$``-before-newline loophole
 _ID = RECORD_ID.fullmatch
 _USER_ID = USER_ID.fullmatch
 Verdict = str | int  # the problem, or the valid record's time in epoch ms
 
-
-def is_id(s: str, max_len: int = 128) -> bool:
-    return len(s) <= max_len and _ID(s) is not None
 ACTIONS = frozenset(user_event_pb2.Action.values()) - {user_event_pb2.ACTION_UNSPECIFIED}
 DEVICES = frozenset(user_event_pb2.Device.values())
 LABEL_KINDS = frozenset(label_pb2.LabelKind.values()) - {label_pb2.LABEL_KIND_UNSPECIFIED}
@@ -60,12 +57,12 @@ def _time(name: str, seconds: int, nanos: int, now_s: float, limits: Limits) -> 
 def _ids(kind: str, record_id: str, user_id: str) -> str | None:
     if not record_id:
         return f"{kind}: required"
-    if not is_id(record_id):
-        return f"{kind}: must match [A-Za-z0-9_.:-]{{1,128}}"
+    if not is_record_id(record_id):
+        return f"{kind}: {RECORD_ID_RULE}"
     if not user_id:
         return "user_id: required"
-    if not is_id(user_id, 64):
-        return "user_id: must match [A-Za-z0-9_.:-]{1,64}"
+    if not is_user_id(user_id):
+        return f"user_id: {USER_ID_RULE}"
     return None
 
 
@@ -130,8 +127,8 @@ def validate_label(lb: label_pb2.Label, size: int, now_s: float, limits: Limits)
     problem = _ids("label_id", lb.label_id, lb.user_id)
     if problem:
         return problem
-    if lb.event_id and not is_id(lb.event_id):
-        return "event_id: must match [A-Za-z0-9_.:-]{1,128}"
+    if lb.event_id and not is_record_id(lb.event_id):
+        return f"event_id: {RECORD_ID_RULE}"
     if lb.kind not in LABEL_KINDS:
         return "kind: required" if lb.kind == 0 else f"kind: unknown enum value {lb.kind}"
     if not math.isfinite(lb.value):
