@@ -55,7 +55,14 @@ tools/buf/node_modules/.bin/buf: tools/buf/package.json
 	cd tools/buf && npm install --no-audit --no-fund --silent
 	touch $@
 
-venvs: $(VENV)/.stamp $(VENV_FLINK)/.stamp $(VENV_TRITON)/.stamp $(VENV_PROTOC)/.stamp
+venvs: $(VENV)/.stamp $(VENV_FLINK)/.stamp $(VENV_TRITON)/.stamp $(VENV_PROTOC)/.stamp \
+       $(VENV)/.speedups.stamp
+
+# The optional C speedups (ingest's UserEvent scan and delivery reports): rebuilt
+# when their sources change; skipped with a message where no C compiler is found.
+$(VENV)/.speedups.stamp: lib/mlmesh/_eventscan.c lib/mlmesh/_deliveries.c setup.py $(VENV)/.stamp
+	PYTHONWARNINGS=ignore $(PY) setup.py -q build_ext --inplace
+	touch $@
 
 # Component set-up steps (jars, models, ...) are added by mk/*.mk via SETUP_STEPS.
 SETUP_STEPS :=
@@ -76,7 +83,7 @@ protos-check: $(VENV_PROTOC)/.stamp tools/buf/node_modules/.bin/buf ## lint, dri
 
 # ---------------------------------------------------------------- quality
 lint: $(VENV)/.stamp ## ruff
-	$(VENV)/bin/ruff check lib services tests bench tools models
+	$(VENV)/bin/ruff check lib services tests bench tools models setup.py
 
 typecheck: $(VENV)/.stamp ## mypy
 	$(VENV)/bin/mypy lib/mlmesh services/ingest services/embedder services/inference services/monitor

@@ -61,12 +61,14 @@ def raw_loop(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) ->
 
 
 def library_path(bootstrap: str, topic: str, events: list[user_event_pb2.UserEvent],
-                 batch: int = 1000, depth: int = 16) -> float:
+                 batch: int = 1000, limits: Limits | None = None) -> float:
     """The library produce path, pipelined like the raw loop: protobuf messages
     in hand are validated, stamped, encoded and produced keyed by user_id, each
     with its own delivery report checked, in batches of ``batch`` (the code
-    ingest runs per request: ``Publisher.start`` + ``Publisher.finish``), up to
-    ``depth`` batches in flight. Decoding a request and answering per record
+    ingest runs per request: ``Publisher.start`` + ``Publisher.finish``). Up to
+    as many records are in flight as the producer's queue holds
+    (``queue.buffering.max.messages``), the raw loop's own bound: the oldest
+    batch is waited for only then. Decoding a request and answering per record
     belong to the transport: the gRPC figure has them."""
     from collections import deque
 
@@ -74,9 +76,11 @@ def library_path(bootstrap: str, topic: str, events: list[user_event_pb2.UserEve
     from ingest.validation import validate_event
     from mlmesh.ratelimit import KeyedLimiter
 
-    producer = MeshProducer(producer_config(bootstrap, "bench-lib"))
+    config = producer_config(bootstrap, "bench-lib")
+    depth = max(1, int(config["queue.buffering.max.messages"]) // batch)
+    producer = MeshProducer(config)
     publisher = Publisher(producer, "bench", KeyedLimiter(0, 0), ack_timeout_s=60)
-    limits = Limits()
+    limits = limits or Limits()
     stamp = user_event_pb2.UserEvent.DESCRIPTOR.fields_by_name["ingest_time"].number
     chunks = [events[i:i + batch] for i in range(0, len(events), batch)]
     in_flight: deque[Outcome] = deque()
@@ -96,19 +100,34 @@ def library_path(bootstrap: str, topic: str, events: list[user_event_pb2.UserEve
 
 def raw_vs_library(bootstrap: str, raw_topic: str, lib_topic: str,
                    events: list[user_event_pb2.UserEvent], payloads: list[tuple[bytes, bytes]],
-                   rounds: int = 3) -> tuple[float, float, list[dict[str, int]]]:
-    """Both loops warmed up once on a slice (a first pass in a process pays for
+                   rounds: int = 3) -> tuple[dict[str, float], list[dict[str, int]]]:
+    """The loops warmed up once on a slice (a first pass in a process pays for
     connections, metadata and the interpreter's own warm-up), then measured in
-    ``rounds`` interleaved rounds (so drift on a shared host hits both alike):
-    the median of each."""
-    warm = len(events) // 10
-    raw_loop(bootstrap, raw_topic, payloads[:warm])
-    library_path(bootstrap, lib_topic, events[:warm])
-    got = [{"raw_eps": round(raw_loop(bootstrap, raw_topic, payloads)),
-            "library_eps": round(library_path(bootstrap, lib_topic, events))}
+    ``rounds`` interleaved rounds (so drift on a shared host hits all alike):
+    the median of each. ``library_python``: the library path without its C
+    speedups (validation by the Python rules alone, delivery reports by
+    ``Outcome.ack``), for context."""
+    loops: dict[str, Callable[[int], float]] = {
+        "raw": lambda k: raw_loop(bootstrap, raw_topic, payloads[:k]),
+        "library": lambda k: library_path(bootstrap, lib_topic, events[:k]),
+        "library_python": lambda k: _pure_python(bootstrap, lib_topic, events[:k]),
+    }
+    for run in loops.values():
+        run(len(events) // 10)
+    got = [{f"{name}_eps": round(run(len(events))) for name, run in loops.items()}
            for _ in range(rounds)]
-    return (statistics.median(r["raw_eps"] for r in got),
-            statistics.median(r["library_eps"] for r in got), got)
+    return {name: statistics.median(r[f"{name}_eps"] for r in got) for name in loops}, got
+
+
+def _pure_python(bootstrap: str, topic: str, events: list[user_event_pb2.UserEvent]) -> float:
+    import ingest.publisher
+
+    native = ingest.publisher.Deliveries
+    ingest.publisher.Deliveries = None
+    try:
+        return library_path(bootstrap, topic, events, limits=Limits(fast_path=False))
+    finally:
+        ingest.publisher.Deliveries = native
 
 
 def _encoder(msgs: list[user_event_pb2.UserEvent]) -> Callable[[int], bytes]:
@@ -212,13 +231,17 @@ def main() -> dict[str, Any]:
                       [TopicSpec(t + ".dlq", 1) for t in names.values()], timeout=60)
         java = producer_performance(boot, names["java"], n, size)
         payloads = [(e.user_id.encode(), e.SerializeToString()) for e in events]
-        raw, lib, rounds = raw_vs_library(boot, names["raw"], names["lib"], events, payloads)
+        medians, rounds = raw_vs_library(boot, names["raw"], names["lib"], events, payloads)
+        raw, lib = medians["raw"], medians["library"]
         grpc_rate, latencies = grpc_ingest(boot, names, events)
     figures = {"records": n, "record_bytes": size, "java_producer_performance_eps": round(java),
                "raw_confluent_kafka_eps": round(raw), "library_path_eps": round(lib),
+               "library_path_all_python_eps": round(medians["library_python"]),
                "grpc_batched_ingest_eps": round(grpc_rate), "raw_vs_library_rounds": rounds}
     ratios = [
         ratio("library produce path vs raw confluent-kafka loop", lib, raw, 0.70, "events/s"),
+        ratio("library produce path without its C speedups (all Python) vs raw loop",
+              medians["library_python"], raw, None, "events/s"),
         ratio("raw confluent-kafka loop vs Java ProducerPerformance", raw, java, None, "events/s"),
         ratio("batched gRPC ingest vs raw confluent-kafka loop", grpc_rate, raw, None,
               "events/s", note="absolute target >= 50,000 events/s"),

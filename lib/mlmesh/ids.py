@@ -8,9 +8,13 @@ with ``match``/``search`` would accept a trailing newline.
 from __future__ import annotations
 
 import re
+import string
 
-RECORD_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-USER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+ID_CHARS = string.ascii_letters + string.digits + "_.:-"
+RECORD_ID_MAX, USER_ID_MAX = 128, 64
+_CLASS = "[" + re.escape(ID_CHARS) + "]"
+RECORD_ID = re.compile(f"{_CLASS}{{1,{RECORD_ID_MAX}}}")
+USER_ID = re.compile(f"{_CLASS}{{1,{USER_ID_MAX}}}")
 # The rule as error messages state it, after "<field>: "
 RECORD_ID_RULE = "must match [A-Za-z0-9_.:-]{1,128}"
 USER_ID_RULE = "must match [A-Za-z0-9_.:-]{1,64}"

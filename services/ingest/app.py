@@ -57,6 +57,8 @@ class IngestApp:
                        s.lag_release_ratio, s.lag_interval_s)
         limits = Limits(max_text_bytes=s.max_text_bytes, max_future_skew_s=s.max_future_skew_s,
                         max_event_age_s=s.max_event_age_s)
+        log.info("user events validated by %s", "the C scan, then the rules" if limits.event_scan
+                 else "the rules alone (mlmesh._eventscan not built: slower, same verdicts)")
         core = IngestCore(publisher, default_kinds(*topics), limits, s.max_batch,
                           lambda: gate.refusing, s.retry_after_s)
 

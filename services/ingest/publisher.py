@@ -6,8 +6,10 @@ reported ACCEPTED only once the broker acknowledged them; invalid ones go to
 after every one of its records has a delivery report (or the ack timeout).
 
 This is the hot path of the mesh's front door, written for it: one loop over
-the records, locals only, no object per record but the bound delivery callback
-(which is what lets each record be answered on its own), the batch's
+the records, locals only, no object per record but its delivery callback
+(which is what lets each record be answered on its own; C where
+``mlmesh._deliveries`` is built, as the first validation step of user events
+is ``mlmesh._eventscan``), the batch's
 ingest-time stamp appended to each encoded record as wire bytes instead of set
 and re-encoded, delivery reports served once per batch (and by the service's
 poller thread) instead of after every record.
@@ -34,10 +36,17 @@ from mlmesh.kafka.producer import MeshProducer
 from mlmesh.ratelimit import KeyedLimiter
 from mlmesh.wire import timestamp_field
 
+try:
+    from mlmesh._deliveries import Deliveries as _Deliveries
+
+    Deliveries: type[_Deliveries] | None = _Deliveries
+except ImportError:  # not built (no C compiler): Outcome.ack does the same in Python
+    Deliveries = None
+
 log = logging.getLogger(__name__)
 
-# (message, size of its encoding, now, limits) -> a problem or its timestamp
-Validator = Callable[[Any, int, float, Limits], Verdict]
+# (message, its encoding, now, limits) -> a problem or its timestamp
+Validator = Callable[[Any, bytes, float, Limits], Verdict]
 
 ACCEPTED, INVALID = pb.PUBLISH_STATUS_ACCEPTED, pb.PUBLISH_STATUS_INVALID
 THROTTLED, PENDING = pb.PUBLISH_STATUS_THROTTLED, pb.PUBLISH_STATUS_UNSPECIFIED
@@ -71,11 +80,16 @@ class Records:
 
 
 class Outcome:
-    """Per-record status, error, partition and offset of one batch. Delivery
-    reports are served by whichever thread polls the producer (possibly two at
-    once): ``itertools.count`` keeps the tally atomic without a lock per record."""
+    """Per-record status, error, partition and offset of one batch.
+    ``slot(i)`` is record i's delivery callback and ``settle()`` counts a record
+    that needs no (more) report; ``done`` is set once every record is counted.
+    With ``mlmesh._deliveries`` built both are C (no Python frame per record);
+    else :meth:`ack` and a tally. Delivery reports are served by whichever
+    thread polls the producer (possibly two at once): the C count runs under
+    the GIL and ``itertools.count`` is atomic, so neither needs a lock."""
 
-    __slots__ = ("_tally", "_total", "done", "errors", "offsets", "partitions", "statuses")
+    __slots__ = ("_tally", "_total", "done", "errors", "offsets", "partitions", "settle",
+                 "slot", "statuses")
 
     def __init__(self, n: int) -> None:
         self.statuses: list[pb.PublishStatus] = [PENDING] * n
@@ -83,13 +97,21 @@ class Outcome:
         self.partitions = [0] * n
         self.offsets = [0] * n
         self.done = threading.Event()
-        self._tally = itertools.count(1)
-        self._total = n
         if n == 0:
             self.done.set()
+        self.slot: Callable[[int], Callable[[KafkaError | None, Message], None]]
+        self.settle: Callable[[], None]
+        if Deliveries is not None:
+            native = Deliveries(self.statuses, self.errors, self.partitions, self.offsets,
+                                self.done.set, ACCEPTED, THROTTLED)
+            self.slot, self.settle = native.slot, native.settle
+        else:
+            self._tally = itertools.count(1)
+            self._total = n
+            self.slot = functools.partial(functools.partial, self.ack)
+            self.settle = self._settle
 
-    def settle(self) -> None:
-        """One record needs no (more) report."""
+    def _settle(self) -> None:
         if next(self._tally) == self._total:
             self.done.set()
 
@@ -149,12 +171,11 @@ class Publisher:
         out = Outcome(len(msgs))
         statuses, errors = out.statuses, out.errors
         take = self.limiter.take if self.limiter.enabled else None
-        produce = self.producer.raw.produce
-        ack, partial = out.ack, functools.partial
+        produce, slot = self.producer.raw.produce, out.slot
         for i, msg in enumerate(msgs):
             if msg is not None:
                 value = msg.SerializeToString()
-                verdict: Verdict | Failure = validate(msg, len(value), now_s, limits)
+                verdict: Verdict | Failure = validate(msg, value, now_s, limits)
             else:
                 verdict = records.failures[i]
             if verdict.__class__ is not int:
@@ -175,10 +196,10 @@ class Publisher:
             if stamp:
                 value += stamp
             try:
-                produce(topic, value, key, on_delivery=partial(ack, i), timestamp=verdict,
+                produce(topic, value, key, on_delivery=slot(i), timestamp=verdict,
                         headers=headers)
             except BufferError:  # back-pressure: the producer waits for room
-                self.producer.produce_reported(topic, value, key, headers, partial(ack, i),
+                self.producer.produce_reported(topic, value, key, headers, slot(i),
                                                int(verdict))
         self.producer.poll(0)
         return out

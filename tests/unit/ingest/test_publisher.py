@@ -7,8 +7,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from confluent_kafka import KafkaError
 
+import ingest.publisher
 from ingest.core import IngestCore, default_kinds
 from ingest.publisher import Publisher
 from ingest.validation import Limits
@@ -17,6 +19,15 @@ from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.kafka.producer import MeshProducer
 from mlmesh.ratelimit import KeyedLimiter
 from mlmesh.testing.builders import event
+
+
+@pytest.fixture(autouse=True, params=["c-deliveries", "python-deliveries"])
+def _deliveries(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with the C delivery reports (where built) and without."""
+    if request.param == "python-deliveries":
+        monkeypatch.setattr(ingest.publisher, "Deliveries", None)
+    elif ingest.publisher.Deliveries is None:
+        pytest.skip("mlmesh._deliveries not built")
 
 
 class _Msg:

@@ -8,18 +8,31 @@ import time
 
 import pytest
 
-from ingest.validation import Limits, validate_document, validate_event, validate_label
+from ingest.validation import (
+    Limits,
+    document_rules,
+    event_rules,
+    label_rules,
+    validate_document,
+    validate_event,
+    validate_label,
+)
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
 from mlmesh.testing.builders import event
 
 LIM = Limits()
+RULES = {validate_event: event_rules, validate_document: document_rules,
+         validate_label: label_rules}
 
 
 def check(validate, msg, now, limits=LIM):
-    """A verdict from the size of the encoding, as ingest calls it, and the same
-    verdict when the size rules nothing out."""
-    verdict = validate(msg, msg.ByteSize(), now, limits)
-    assert verdict == validate(msg, 10**9, now, limits)
+    """The verdict as ingest computes it (for events the C scan first, where
+    built), and the same verdict from the rules alone, given the size of the
+    encoding and given a size that rules nothing out."""
+    encoded = msg.SerializeToString()
+    verdict = validate(msg, encoded, now, limits)
+    rules = RULES[validate]
+    assert verdict == rules(msg, len(encoded), now, limits) == rules(msg, 10**9, now, limits)
     return verdict
 
 
