@@ -12,6 +12,7 @@ _PLUGINS = [
     "mlmesh.testing.kafka",
     "mlmesh.testing.triton",
     "mlmesh.testing.milvus",
+    "mlmesh.testing.redis",
     "mlmesh.testing.stack",
 ]
 pytest_plugins = [p for p in _PLUGINS if importlib.util.find_spec(p) is not None]

@@ -89,7 +89,11 @@ class FeastStore:
         self.root.mkdir(parents=True, exist_ok=True)
         online: dict[str, Any]
         if self.online == "redis":
-            online = {"type": "redis",
+            # skip_dedup: Feast's own Redis check drops a write whose event time
+            # equals the stored one, so a window's later emission (the real row
+            # after a provisional zero row, same window end) would never show;
+            # write_online already keeps the newest window per user, as on SQLite.
+            online = {"type": "redis", "skip_dedup": True,
                       "connection_string": redis_connection_string(self.redis_url)}
         else:
             online = {"type": "sqlite", "path": str(self.root / "online.db")}

@@ -18,6 +18,14 @@ def _hostport(ctx: StackContext, var: str, default: str) -> str:
     return ctx.env.get(var, default)
 
 
+def redis_factory(ctx: StackContext) -> Component:
+    from mlmesh.localstack.redis import RedisComponent
+
+    url = ctx.env.get("MLMESH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    hostport = url.split("://", 1)[-1].split("/", 1)[0]
+    return RedisComponent(ctx.state_dir, port=int(hostport.rsplit(":", 1)[1]))
+
+
 def triton_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack.triton import TritonComponent
 

@@ -4,7 +4,9 @@ Adding a component is one line in ``COMPONENTS``: a name, a factory
 ``"module:function"`` (imported lazily, called with a :class:`StackContext`) and
 optionally a hook run after it is healthy. Entries start in list order and stop
 in reverse. A component can be switched off with ``MLMESH_STACK_<NAME>=0`` (or
-``enabled_by_default=False`` and ``MLMESH_STACK_<NAME>=1`` to switch it on).
+``enabled_by_default=False`` and ``MLMESH_STACK_<NAME>=1`` to switch it on);
+``enabled_when="VAR=value"`` makes the environment decide the default (Redis
+runs when it is the configured online store).
 """
 
 from __future__ import annotations
@@ -61,10 +63,15 @@ class ComponentEntry:
     factory: str  # "package.module:function" taking a StackContext
     after_start: str | None = None  # "package.module:function" (component, ctx)
     enabled_by_default: bool = True
+    # "VAR=value": on by default only where the environment says so
+    enabled_when: str | None = None
 
     def enabled(self, ctx: StackContext) -> bool:
         raw = ctx.env.get(f"MLMESH_STACK_{self.name.upper().replace('-', '_')}")
         if raw is None:
+            if self.enabled_when is not None:
+                var, _, value = self.enabled_when.partition("=")
+                return ctx.env.get(var, "").strip().lower() == value
             return self.enabled_by_default
         return raw.strip().lower() not in {"0", "false", "no", "off", ""}
 
@@ -80,6 +87,8 @@ class ComponentEntry:
 COMPONENTS: list[ComponentEntry] = [
     ComponentEntry("kafka", "mlmesh.localstack.stack:kafka_factory",
                    after_start="mlmesh.localstack.stack:create_declared_topics"),
+    ComponentEntry("redis", "mlmesh.localstack.mesh:redis_factory",
+                   enabled_when="MLMESH_FEAST_ONLINE=redis"),
     ComponentEntry("milvus", "mlmesh.localstack.mesh:milvus_factory"),
     ComponentEntry("triton", "mlmesh.localstack.mesh:triton_factory",
                    after_start="mlmesh.localstack.mesh:load_scoring_model"),

@@ -64,6 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--connector-jar", default=_env("CONNECTOR_JAR", ""),
       help="flink-sql-connector-kafka jar (local mini-cluster; a cluster has it in lib/)")
     a("--no-documents", action="store_true", default=_env("NO_DOCUMENTS", "") == "1")
+    a("--unaligned-checkpoints", choices=["on", "off"],
+      default=_env("UNALIGNED_CHECKPOINTS", "on"),
+      help="on (default): checkpoint barriers overtake queued records, so a burst of "
+           "window results commits at the next checkpoint instead of after the whole "
+           "burst (still exactly once)")
     return p.parse_args(argv)
 
 
@@ -83,6 +88,8 @@ def flink_config(args: argparse.Namespace) -> Configuration:
         "execution.checkpointing.interval": f"{args.checkpoint_interval_ms}ms",
         "execution.checkpointing.min-pause": f"{max(50, args.checkpoint_interval_ms // 5)}ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.unaligned.enabled":
+            str(args.unaligned_checkpoints == "on").lower(),
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "execution.checkpointing.num-retained": "3",
         "execution.checkpointing.timeout": "120s",
