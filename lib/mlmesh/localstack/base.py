@@ -200,3 +200,61 @@ def stop_recorded(run_dir: Path, name: str, proc: subprocess.Popen[bytes] | None
     if proc is not None and proc.pid == record.pid:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
+
+
+class LocalServer:
+    """One server process of this machine, recorded in ``run/<name>.json``:
+    :meth:`start` leaves a running, healthy one alone, else spawns it and waits
+    for :meth:`healthy`. Subclasses give :meth:`command`, :meth:`healthy` and
+    :meth:`addresses` (and :meth:`prepare` for an environment or checks)."""
+
+    what = "server"
+    poll_interval = 0.25
+
+    def __init__(self, state_dir: Path | str, name: str, port: int) -> None:
+        self.name = name
+        self.state_dir = Path(state_dir).resolve()
+        self.port = port
+        self.run_dir = self.state_dir / "run"
+        self.log_path = self.state_dir / "logs" / f"{name}.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+    def addresses(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def prepare(self) -> tuple[dict[str, str] | None, Path | None]:
+        """Check and create what the process needs; its environment and cwd."""
+        return None, None
+
+    def start(self, timeout: float = 60.0) -> None:
+        record = ProcessRecord.load(self.run_dir, self.name)
+        if record and pid_alive(record.pid):
+            if self.healthy():
+                return
+            terminate(record.pid)
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; cannot start {self.name}")
+        env, cwd = self.prepare()
+        proc = self._proc = spawn(self.command(), self.log_path, env=env, cwd=cwd)
+        ProcessRecord(self.name, proc.pid, self.addresses(), str(self.log_path),
+                      time.time()).save(self.run_dir)
+        wait_started(proc, self.healthy, timeout, self.what, self.log_path, self.stop,
+                     interval=self.poll_interval)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        stop_recorded(self.run_dir, self.name, self._proc, timeout)
+        self._proc = None
+
+    def status(self) -> ComponentStatus:
+        record = ProcessRecord.load(self.run_dir, self.name)
+        running = bool(record and pid_alive(record.pid))
+        healthy = running and self.healthy()
+        detail = "" if healthy else ("not running" if not running else "not answering")
+        return ComponentStatus(self.name, healthy, running, self.addresses(), detail,
+                               record.pid if record and running else None)

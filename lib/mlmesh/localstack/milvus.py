@@ -20,19 +20,9 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-from mlmesh.localstack.base import (
-    ComponentStatus,
-    ProcessRecord,
-    pid_alive,
-    port_open,
-    spawn,
-    stop_recorded,
-    terminate,
-    wait_started,
-)
+from mlmesh.localstack.base import LocalServer, port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DB_NAME = "mlmesh.db"
@@ -50,62 +40,43 @@ def probe(uri: str, timeout: float = 3.0) -> list[str]:
         client.close()
 
 
-class MilvusComponent:
+class MilvusComponent(LocalServer):
+    what = "milvus"
+    poll_interval = 0.3
+
     def __init__(self, state_dir: Path | str, port: int = 19530, name: str = "milvus",
                  python: str | None = None) -> None:
-        self.name = name
-        self.state_dir = Path(state_dir).resolve()
-        self.port = port
+        super().__init__(state_dir, name, port)
         self.python = python or sys.executable
         self.data_dir = self.state_dir / "milvus" / name
         self.db_path = self.data_dir / DB_NAME
-        self.run_dir = self.state_dir / "run"
-        self.log_path = self.state_dir / "logs" / f"{name}.log"
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def uri(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _healthy(self) -> bool:
+    def addresses(self) -> dict[str, str]:
+        return {"uri": self.uri}
+
+    def healthy(self) -> bool:
+        if not port_open(self.port):
+            return False
         try:
             probe(self.uri, timeout=2.0)
             return True
         except Exception:
             return False
 
-    def start(self, timeout: float = 60.0) -> None:
-        record = ProcessRecord.load(self.run_dir, self.name)
-        if record and pid_alive(record.pid):
-            if self._healthy():
-                return
-            terminate(record.pid)
-        if port_open(self.port):
-            raise RuntimeError(f"port {self.port} is already in use; cannot start {self.name}")
+    def prepare(self) -> tuple[dict[str, str] | None, Path | None]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         paths = [str(REPO_ROOT / "lib")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
         env["PYTHONPATH"] = ":".join(paths)
-        cmd = [self.python, "-m", "mlmesh.localstack.milvus", "serve",
-               "--db", str(self.db_path), "--port", str(self.port)]
-        proc = self._proc = spawn(cmd, self.log_path, env=env, cwd=self.data_dir)
-        ProcessRecord(self.name, proc.pid, {"uri": self.uri}, str(self.log_path),
-                      time.time()).save(self.run_dir)
+        return env, self.data_dir
 
-        wait_started(proc, lambda: port_open(self.port) and self._healthy(), timeout,
-                     "milvus", self.log_path, self.stop, interval=0.3)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        stop_recorded(self.run_dir, self.name, self._proc, timeout)
-        self._proc = None
-
-    def status(self) -> ComponentStatus:
-        record = ProcessRecord.load(self.run_dir, self.name)
-        running = bool(record and pid_alive(record.pid))
-        healthy = running and self._healthy()
-        detail = "" if healthy else ("not running" if not running else "not answering")
-        return ComponentStatus(self.name, healthy, running, {"uri": self.uri}, detail,
-                               record.pid if record and running else None)
+    def command(self) -> list[str]:
+        return [self.python, "-m", "mlmesh.localstack.milvus", "serve",
+                "--db", str(self.db_path), "--port", str(self.port)]
 
 
 def serve(db: Path, port: int) -> int:

@@ -10,20 +10,9 @@ service reaches it by ``MLMESH_REDIS_URL``.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
-from mlmesh.localstack.base import (
-    ComponentStatus,
-    ProcessRecord,
-    pid_alive,
-    port_open,
-    spawn,
-    stop_recorded,
-    terminate,
-    wait_started,
-)
+from mlmesh.localstack.base import LocalServer
 
 SERVER = "redis-server"
 
@@ -43,51 +32,34 @@ def ping(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-class RedisComponent:
+class RedisComponent(LocalServer):
+    what = "redis"
+    poll_interval = 0.1
+
     def __init__(self, state_dir: Path | str, port: int = 6379, name: str = "redis",
                  server: str | None = None) -> None:
-        self.name = name
-        self.state_dir = Path(state_dir).resolve()
-        self.port = port
+        super().__init__(state_dir, name, port)
         self.server = server or shutil.which(SERVER) or f"/usr/bin/{SERVER}"
         self.data_dir = self.state_dir / "redis" / name
-        self.run_dir = self.state_dir / "run"
-        self.log_path = self.state_dir / "logs" / f"{name}.log"
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 30.0) -> None:
-        record = ProcessRecord.load(self.run_dir, self.name)
-        if record and pid_alive(record.pid):
-            if ping(self.url):
-                return
-            terminate(record.pid)
+    def addresses(self) -> dict[str, str]:
+        return {"url": self.url}
+
+    def healthy(self) -> bool:
+        return ping(self.url)
+
+    def prepare(self) -> tuple[dict[str, str] | None, Path | None]:
         if not Path(self.server).is_file():
             raise RuntimeError(f"{SERVER} not found: run `make setup` "
                                "(or apt-get install redis-server)")
-        if port_open(self.port):
-            raise RuntimeError(f"port {self.port} is already in use; cannot start {self.name}")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [self.server, "--bind", "127.0.0.1", "--port", str(self.port),
-               "--dir", str(self.data_dir), "--save", "", "--appendonly", "no",
-               "--daemonize", "no", "--protected-mode", "yes"]
-        proc = self._proc = spawn(cmd, self.log_path, cwd=self.data_dir)
-        ProcessRecord(self.name, proc.pid, {"url": self.url}, str(self.log_path),
-                      time.time()).save(self.run_dir)
-        wait_started(proc, lambda: ping(self.url), timeout, "redis", self.log_path, self.stop,
-                     interval=0.1)
+        return None, self.data_dir
 
-    def stop(self, timeout: float = 30.0) -> None:
-        stop_recorded(self.run_dir, self.name, self._proc, timeout)
-        self._proc = None
-
-    def status(self) -> ComponentStatus:
-        record = ProcessRecord.load(self.run_dir, self.name)
-        running = bool(record and pid_alive(record.pid))
-        healthy = running and ping(self.url)
-        detail = "" if healthy else ("not running" if not running else "not answering")
-        return ComponentStatus(self.name, healthy, running, {"url": self.url}, detail,
-                               record.pid if record and running else None)
+    def command(self) -> list[str]:
+        return [self.server, "--bind", "127.0.0.1", "--port", str(self.port),
+                "--dir", str(self.data_dir), "--save", "", "--appendonly", "no",
+                "--daemonize", "no", "--protected-mode", "yes"]
