@@ -210,6 +210,7 @@ class LocalServer:
 
     what = "server"
     poll_interval = 0.25
+    unhealthy = "not answering"  # status detail of a running, unhealthy server
 
     def __init__(self, state_dir: Path | str, name: str, port: int) -> None:
         self.name = name
@@ -232,14 +233,19 @@ class LocalServer:
         """Check and create what the process needs; its environment and cwd."""
         return None, None
 
+    def ports(self) -> tuple[int, ...]:
+        """Every port it listens on (each must be free before a start)."""
+        return (self.port,)
+
     def start(self, timeout: float = 60.0) -> None:
         record = ProcessRecord.load(self.run_dir, self.name)
         if record and pid_alive(record.pid):
             if self.healthy():
                 return
             terminate(record.pid)
-        if port_open(self.port):
-            raise RuntimeError(f"port {self.port} is already in use; cannot start {self.name}")
+        for port in self.ports():
+            if port_open(port):
+                raise RuntimeError(f"port {port} is already in use; cannot start {self.name}")
         env, cwd = self.prepare()
         proc = self._proc = spawn(self.command(), self.log_path, env=env, cwd=cwd)
         ProcessRecord(self.name, proc.pid, self.addresses(), str(self.log_path),
@@ -255,6 +261,6 @@ class LocalServer:
         record = ProcessRecord.load(self.run_dir, self.name)
         running = bool(record and pid_alive(record.pid))
         healthy = running and self.healthy()
-        detail = "" if healthy else ("not running" if not running else "not answering")
+        detail = "" if healthy else ("not running" if not running else self.unhealthy)
         return ComponentStatus(self.name, healthy, running, self.addresses(), detail,
                                record.pid if record and running else None)

@@ -25,21 +25,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mlmesh.localstack.base import (
-    ComponentStatus,
-    ProcessRecord,
-    pid_alive,
-    port_open,
-    spawn,
-    stop_recorded,
-    terminate,
-    wait_started,
-)
+from mlmesh.localstack.base import LocalServer
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SOURCE_REPOSITORY = REPO_ROOT / "deploy" / "triton" / "model_repository"
@@ -123,15 +113,17 @@ def _venv_info(venv: Path) -> dict[str, str]:
     return info
 
 
-class TritonComponent:
+class TritonComponent(LocalServer):
     """``tritonserver`` with the python backend, explicit model control."""
+
+    what = "tritonserver"
+    unhealthy = "not ready"
 
     def __init__(self, state_dir: Path | str, http_port: int = 18000, grpc_port: int = 18001,
                  metrics_port: int = 18002, models: tuple[str, ...] = (EMBEDDING_MODEL,),
                  venv: Path | str | None = None, name: str = "triton",
                  models_dir: Path | str | None = None) -> None:
-        self.name = name
-        self.state_dir = Path(state_dir).resolve()
+        super().__init__(state_dir, name, grpc_port)
         self.http_port, self.grpc_port, self.metrics_port = http_port, grpc_port, metrics_port
         self.models = models
         self.venv = Path(venv) if venv else Path(
@@ -139,9 +131,7 @@ class TritonComponent:
         self.models_dir = Path(models_dir) if models_dir else models_root()
         self.home = self.state_dir / "triton"
         self.model_repository = self.home / "model_repository"
-        self.run_dir = self.state_dir / "run"
-        self.log_path = self.state_dir / "logs" / f"{name}.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._cmd: list[str] = []
 
     # -- addresses -------------------------------------------------------
     @property
@@ -230,6 +220,19 @@ class TritonComponent:
         _link_or_copy(stub, py / "triton_python_backend_stub")
         return backends
 
+    def ports(self) -> tuple[int, ...]:
+        return (self.http_port, self.grpc_port, self.metrics_port)
+
+    def prepare(self) -> tuple[dict[str, str] | None, Path | None]:
+        if not (self.venv / "bin" / "python").exists():
+            raise FileNotFoundError(f"{self.venv} missing: build .venv-triton (make setup)")
+        assemble_repository(self.model_repository, self.models_dir)
+        self._cmd, env = self._command(_venv_info(self.venv))
+        return env, self.home
+
+    def command(self) -> list[str]:
+        return self._cmd
+
     def _command(self, info: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         dist = Path(info["purelib"]) / "pytriton" / "tritonserver"
         load = [m for m in self.models if self._has_versions(m)]
@@ -266,43 +269,13 @@ class TritonComponent:
         mdir = self.model_repository / model
         return mdir.is_dir() and any(v.is_dir() and v.name.isdigit() for v in mdir.iterdir())
 
-    def _healthy(self) -> bool:
+    def healthy(self) -> bool:
         """Server ready and every configured model that has versions ready."""
         return self.server_ready() and all(
             self.model_ready(m) for m in self.models if self._has_versions(m))
 
     def start(self, timeout: float = 120.0) -> None:
-        record = ProcessRecord.load(self.run_dir, self.name)
-        if record and pid_alive(record.pid):
-            if self._healthy():
-                return
-            terminate(record.pid)
-        for port in (self.http_port, self.grpc_port, self.metrics_port):
-            if port_open(port):
-                raise RuntimeError(f"port {port} is already in use; cannot start {self.name}")
-        if not (self.venv / "bin" / "python").exists():
-            raise FileNotFoundError(f"{self.venv} missing: build .venv-triton (make setup)")
-        assemble_repository(self.model_repository, self.models_dir)
-        info = _venv_info(self.venv)
-        cmd, env = self._command(info)
-        proc = self._proc = spawn(cmd, self.log_path, env=env, cwd=self.home)
-        ProcessRecord(self.name, proc.pid, self.addresses(), str(self.log_path),
-                      time.time()).save(self.run_dir)
-
-        wait_started(proc, lambda: self._healthy(), timeout, "tritonserver", self.log_path,
-                     self.stop)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        stop_recorded(self.run_dir, self.name, self._proc, timeout)
-        self._proc = None
-
-    def status(self) -> ComponentStatus:
-        record = ProcessRecord.load(self.run_dir, self.name)
-        running = bool(record and pid_alive(record.pid))
-        healthy = running and self._healthy()
-        detail = "" if healthy else ("not running" if not running else "not ready")
-        return ComponentStatus(self.name, healthy, running, self.addresses(), detail,
-                               record.pid if record and running else None)
+        super().start(timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
