@@ -5,6 +5,8 @@ the service's Settings and the launcher that must probe it)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from mlmesh.localstack.base import Component
 from mlmesh.localstack.service import ServiceComponent, grpc_health_probe, http_probe
 from mlmesh.localstack.stack import StackContext
@@ -21,9 +23,8 @@ def _hostport(ctx: StackContext, var: str, default: str) -> str:
 def redis_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack.redis import RedisComponent
 
-    url = ctx.env.get("MLMESH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    hostport = url.split("://", 1)[-1].split("/", 1)[0]
-    return RedisComponent(ctx.state_dir, port=int(hostport.rsplit(":", 1)[1]))
+    url = urlsplit(ctx.env.get("MLMESH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    return RedisComponent(ctx.state_dir, port=url.port or 6379)
 
 
 def triton_factory(ctx: StackContext) -> Component:

@@ -44,8 +44,10 @@ def docker_available() -> bool:
         return False
 
 
-def _mode() -> str:
-    forced = os.environ.get("MLMESH_TEST_KAFKA", "").strip().lower()
+def server_mode(var: str) -> str:
+    """``docker`` or ``local``: how a test server is run; ``$var=local|docker``
+    forces one, else a container when a Docker engine answers."""
+    forced = os.environ.get(var, "").strip().lower()
     if forced in {"local", "docker"}:
         return forced
     return "docker" if docker_available() else "local"
@@ -116,7 +118,7 @@ def kafka_mode() -> str:
     """``external``, ``docker`` or ``local``: how ``kafka_bootstrap`` is served."""
     if os.environ.get("MLMESH_TEST_KAFKA_BOOTSTRAP"):
         return "external"
-    return _mode()
+    return server_mode("MLMESH_TEST_KAFKA")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import pytest
 
 from mlmesh.localstack.base import free_port
 from mlmesh.localstack.redis import RedisComponent, ping
-from mlmesh.testing.kafka import docker_available
+from mlmesh.testing.kafka import server_mode
 
 DOCKER_IMAGE = "redis:7.4.5"
 
@@ -43,10 +43,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert ping(external), f"MLMESH_TEST_REDIS_URL={external} does not answer"
         yield external
         return
-    forced = os.environ.get("MLMESH_TEST_REDIS", "").strip().lower()
-    mode = forced if forced in {"local", "docker"} else (
-        "docker" if docker_available() else "local")
-    if mode == "docker":
+    if server_mode("MLMESH_TEST_REDIS") == "docker":
         yield from _docker_redis()
         return
     server = RedisComponent(tmp_path_factory.mktemp("redis-state"), port=free_port(),
