@@ -4,12 +4,17 @@ FLINK_KAFKA_CONNECTOR := org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2
 FLINK_JARS_DIR := .mlmesh/jars/flink
 FLINK_KAFKA_JAR := $(FLINK_JARS_DIR)/flink-sql-connector-kafka-5.0.0-2.2.jar
 FEATURES_PYTEST ?= .venv/bin/python -m pytest
+# The job's JVM decode/encode functions (services/features/jvm), rebuilt when
+# their sources or the protos change.
+FEATURES_FUNCTIONS_DIR := services/features/jvm
+FEATURES_FUNCTIONS_JAR := $(FLINK_JARS_DIR)/mlmesh-features-functions.jar
+FEATURES_FUNCTIONS_SRC := $(FEATURES_FUNCTIONS_DIR)/pom.xml $(shell find $(FEATURES_FUNCTIONS_DIR)/src protos/mlmesh/events -type f 2>/dev/null)
 
 .PHONY: setup-flink test-features test-features-slow bench-features
 
 SETUP_STEPS += setup-flink
 
-setup-flink: $(FLINK_KAFKA_JAR) ## fetch the Flink Kafka connector (fat jar) from Maven Central
+setup-flink: $(FLINK_KAFKA_JAR) $(FEATURES_FUNCTIONS_JAR) ## Flink Kafka connector (Maven Central) + the job's JVM functions
 
 $(FLINK_KAFKA_JAR):
 	mkdir -p $(FLINK_JARS_DIR)
@@ -17,6 +22,12 @@ $(FLINK_KAFKA_JAR):
 	  -Dartifact=$(FLINK_KAFKA_CONNECTOR) -DoutputDirectory=$(FLINK_JARS_DIR) \
 	  -Dmdep.overWriteIfNewer=true
 	test -s $@
+
+$(FEATURES_FUNCTIONS_JAR): $(FEATURES_FUNCTIONS_SRC)
+	@command -v mvn >/dev/null || { echo "features: maven is required (apt-get install maven)" >&2; exit 1; }
+	mkdir -p $(FLINK_JARS_DIR)
+	mvn -q -B -f $(FEATURES_FUNCTIONS_DIR)/pom.xml package
+	cp $(FEATURES_FUNCTIONS_DIR)/target/mlmesh-features-functions.jar $@
 
 test-features: setup-flink ## features unit + integration tests (not slow)
 	$(FEATURES_PYTEST) -m "not slow" tests/unit/features tests/integration/features

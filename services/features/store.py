@@ -90,8 +90,8 @@ class FeastStore:
         online: dict[str, Any]
         if self.online == "redis":
             # skip_dedup: Feast's own Redis check drops a write whose event time
-            # equals the stored one, so a window's later emission (the real row
-            # after a provisional zero row, same window end) would never show;
+            # equals the stored one, so a window's later emission (same window
+            # end: a replay after a restore, a restated result) would never show;
             # write_online already keeps the newest window per user, as on SQLite.
             online = {"type": "redis", "skip_dedup": True,
                       "connection_string": redis_connection_string(self.redis_url)}
@@ -138,9 +138,8 @@ class FeastStore:
         return written
 
     def write_offline(self, rows: Iterable[FeatureRow]) -> None:
-        """Append every window result (one row per window: a provisional zero
-        row and the real row of the same window end in one batch keep only the
-        later emission)."""
+        """Append every window result (one row per window: two emissions of
+        the same window end in one batch keep only the later one)."""
         for view, items in _by_view(rows).items():
             latest: dict[tuple[str, int], FeatureRow] = {}
             for row in items:

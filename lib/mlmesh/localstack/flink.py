@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 JOB_FILE = Path("services/features/job/features_job.py")
 CONNECTOR_JAR = "flink/flink-sql-connector-kafka-5.0.0-2.2.jar"
+FUNCTIONS_JAR = "flink/mlmesh-features-functions.jar"
 
 
 def latest_checkpoint(root: Path) -> Path | None:
@@ -75,11 +76,13 @@ class FlinkJobComponent:
         return {"rest": f"http://127.0.0.1:{self.rest_port}"}
 
     def command(self) -> list[str]:
-        jar = jars_root() / CONNECTOR_JAR
-        if not jar.exists():
-            raise RuntimeError(f"{jar} missing: run `make setup-flink`")
+        jar, functions = jars_root() / CONNECTOR_JAR, jars_root() / FUNCTIONS_JAR
+        for path in (jar, functions):
+            if not path.exists():
+                raise RuntimeError(f"{path} missing: run `make setup-flink`")
         cmd = [self.python, str(repo_root() / JOB_FILE), "--bootstrap", self.bootstrap,
                "--checkpoint-dir", str(self.checkpoint_dir), "--connector-jar", str(jar),
+               "--functions-jar", str(functions),
                "--rest-port", str(self.rest_port), *self.args]
         self.restored_from = latest_checkpoint(self.checkpoint_dir)
         if self.restored_from is not None:

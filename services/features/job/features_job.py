@@ -19,18 +19,27 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pyflink.common import Configuration, Types
+from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 
-from features.catalog import DEFAULT_SESSION_GAP_S
+from features.catalog import (
+    ACTIVITY_1H,
+    ACTIVITY_5M,
+    ACTIVITY_24H,
+    DEFAULT_SESSION_GAP_S,
+    DOCUMENTS_1H,
+)
 from features.job import functions as fn
 from features.job import sql
+from mlmesh import ids
 
 log = logging.getLogger("features.job")
-OUT_ROW = Types.ROW_NAMED(["k", "v"], [fn.BYTES, fn.BYTES])
+OUT_ROW = fn.KV
 
 
 def _env(name: str, default: str) -> str:
@@ -63,6 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--restore", default=_env("RESTORE", ""), help="checkpoint/savepoint dir to resume from")
     a("--connector-jar", default=_env("CONNECTOR_JAR", ""),
       help="flink-sql-connector-kafka jar (local mini-cluster; a cluster has it in lib/)")
+    a("--functions-jar", default=_env("FUNCTIONS_JAR", ""),
+      help="mlmesh-features-functions jar, the JVM decode/encode (services/features/jvm; "
+           "local mini-cluster; a cluster has it in lib/)")
     a("--no-documents", action="store_true", default=_env("NO_DOCUMENTS", "") == "1")
     a("--unaligned-checkpoints", choices=["on", "off"],
       default=_env("UNALIGNED_CHECKPOINTS", "on"),
@@ -95,6 +107,11 @@ def flink_config(args: argparse.Namespace) -> Configuration:
         "execution.checkpointing.timeout": "120s",
         "restart-strategy.type": "exponential-delay",
         "pipeline.name": "mlmesh-features",
+        # SQL operators are built for reused records: no defensive copy per hop
+        "pipeline.object-reuse": "true",
+        # window/dedup state stays in RocksDB; the (few, short-lived) timers sit on
+        # the heap, still in every checkpoint
+        "state.backend.rocksdb.timer-service.factory": "HEAP",
         "table.local-time-zone": "UTC",
         "table.exec.state.ttl": f"{args.dedup_ttl_h} h",
         "table.exec.source.idle-timeout": f"{args.idle_timeout_ms} ms",
@@ -105,57 +122,78 @@ def flink_config(args: argparse.Namespace) -> Configuration:
                          "rest.bind-address": "127.0.0.1"})
     if args.restore:
         settings["execution.state-recovery.path"] = str(Path(args.restore).resolve())
-    if args.connector_jar:
-        settings["pipeline.jars"] = Path(args.connector_jar).resolve().as_uri()
+    jars = [Path(j).resolve().as_uri() for j in (args.connector_jar, args.functions_jar) if j]
+    if jars:
+        settings["pipeline.jars"] = ";".join(jars)
     for key, value in settings.items():
         conf.set_string(key, value)
     return conf
 
 
-def _events(t_env: StreamTableEnvironment, args: argparse.Namespace) -> None:
-    src = sql.KafkaTable("ue_src", args.events_topic, args.bootstrap)
+@dataclass(frozen=True)
+class Input:
+    """One input topic: its source table, JVM decode function and columns."""
+
+    name: str  # view prefix: "ue" (user events) or "doc"
+    topic: str
+    decode_fn: str
+    id_col: str
+    fields: tuple[tuple[str, Any], ...]  # decoded columns after the id, with types
+
+
+EVENT_FIELDS = (("user_id", DataTypes.STRING()), ("ts", DataTypes.BIGINT()),
+                ("slice_last", DataTypes.BIGINT()), ("action", DataTypes.INT()),
+                ("amount", DataTypes.DOUBLE()))
+DOC_FIELDS = EVENT_FIELDS[:3]
+
+
+def register_functions(t_env: StreamTableEnvironment) -> None:
+    """The JVM decode/encode functions (services/features/jvm), built with the
+    mesh's id rule from ``mlmesh.ids`` so the rule is stated once."""
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm.org.mlmesh.features
+    rule = (ids.ID_CHARS, ids.USER_ID_MAX, ids.USER_ID_RULE)
+    functions = {"MLMESH_DECODE_USER_EVENT": jvm.DecodeUserEvent(*rule),
+                 "MLMESH_DECODE_DOCUMENT": jvm.DecodeDocument(*rule),
+                 "MLMESH_ENCODE_FEATURE_UPDATE": jvm.EncodeFeatureUpdate()}
+    for name, function in functions.items():
+        # PyFlink registers Java functions by class name only; these need
+        # constructor arguments, so the instance goes to the Java API directly.
+        t_env._j_tenv.createTemporarySystemFunction(name, function)
+
+
+def _input(t_env: StreamTableEnvironment, args: argparse.Namespace, inp: Input) -> str:
+    """Source -> JVM decode -> a view ``<name>_events`` with ``rowtime`` (the
+    payload's time, watermarks from the source) holding good records only;
+    rejected and late records -> views for the DLQ sinks. Returns the view of
+    on-time records."""
+    src = sql.KafkaTable(f"{inp.name}_src", inp.topic, args.bootstrap)
     t_env.execute_sql(sql.source_ddl(src, args.group_id, args.out_of_orderness_ms,
                                    args.startup_mode))
-    kafka_rows = t_env.to_data_stream(t_env.sql_query("SELECT k, v, part, off, kts FROM ue_src"))
-    decoded = kafka_rows.process(fn.DecodeEvents(args.events_topic), output_type=fn.EVENT_ROW)
-    schema = (Schema.new_builder()
-              .column("event_id", DataTypes.STRING()).column("user_id", DataTypes.STRING())
-              .column("ts", DataTypes.BIGINT()).column("slice_last", DataTypes.BIGINT())
-              .column("action", DataTypes.INT()).column("amount", DataTypes.DOUBLE())
-              .column("payload", DataTypes.BYTES()).column("k", DataTypes.BYTES())
-              .column("part", DataTypes.INT()).column("off", DataTypes.BIGINT())
-              .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
+    names = (inp.id_col, *(n for n, _ in inp.fields))
+    decoded = t_env.to_data_stream(t_env.sql_query(sql.decoded_select(src.name, inp.decode_fn,
+                                                                      names)))
+    builder = (Schema.new_builder()
+               .column("k", DataTypes.BYTES()).column("payload", DataTypes.BYTES())
+               .column("part", DataTypes.INT()).column("off", DataTypes.BIGINT())
+               .column("error_class", DataTypes.STRING()).column("reason", DataTypes.STRING())
+               .column(inp.id_col, DataTypes.STRING()))
+    for name, dtype in inp.fields:
+        builder = builder.column(name, dtype)
+    schema = (builder.column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
               .column_by_expression("proc", "PROCTIME()")
               .watermark("rowtime", "SOURCE_WATERMARK()").build())
-    t_env.create_temporary_view("events", t_env.from_data_stream(decoded, schema))
-    _dlq(t_env, decoded.get_side_output(fn.DLQ_TAG), "ue_bad")
-    late = t_env.to_data_stream(t_env.sql_query(sql.late_select("events", "event_id")))
-    _dlq(t_env, late.map(fn.LateToDeadLetter(args.events_topic), output_type=OUT_ROW), "ue_late")
-    t_env.create_temporary_view("events_ok", t_env.sql_query(sql.dedup_view("events")))
-
-
-def _documents(t_env: StreamTableEnvironment, args: argparse.Namespace) -> None:
-    src = sql.KafkaTable("doc_src", args.documents_topic, args.bootstrap)
-    t_env.execute_sql(sql.source_ddl(src, args.group_id, args.out_of_orderness_ms,
-                                   args.startup_mode))
-    kafka_rows = t_env.to_data_stream(t_env.sql_query("SELECT k, v, part, off, kts FROM doc_src"))
-    decoded = kafka_rows.process(fn.DecodeDocuments(args.documents_topic),
-                                 output_type=fn.DOC_ROW)
-    schema = (Schema.new_builder()
-              .column("doc_id", DataTypes.STRING()).column("user_id", DataTypes.STRING())
-              .column("ts", DataTypes.BIGINT()).column("slice_last", DataTypes.BIGINT())
-              .column("payload", DataTypes.BYTES()).column("k", DataTypes.BYTES())
-              .column("part", DataTypes.INT()).column("off", DataTypes.BIGINT())
-              .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
-              .watermark("rowtime", "SOURCE_WATERMARK()").build())
-    t_env.create_temporary_view("docs", t_env.from_data_stream(decoded, schema))
-    _dlq(t_env, decoded.get_side_output(fn.DLQ_TAG), "doc_bad")
-    late = t_env.to_data_stream(t_env.sql_query(sql.late_select("docs", "doc_id")))
-    _dlq(t_env, late.map(fn.LateToDeadLetter(args.documents_topic), output_type=OUT_ROW),
-         "doc_late")
+    all_rows = f"{inp.name}_decoded"
+    t_env.create_temporary_view(all_rows, t_env.from_data_stream(decoded, schema))
+    bad = t_env.to_data_stream(t_env.sql_query(sql.bad_select(all_rows)))
+    _dlq(t_env, bad.map(fn.RejectedToDeadLetter(inp.topic), output_type=OUT_ROW), f"{inp.name}_bad")
+    good = f"{inp.name}_events"
     t_env.create_temporary_view(
-        "docs_ok", t_env.sql_query(f"SELECT doc_id, user_id, ts, rowtime FROM docs "
-                                   f"WHERE {sql.ON_TIME}"))
+        good, t_env.sql_query(f"SELECT * FROM {all_rows} WHERE error_class IS NULL"))
+    late = t_env.to_data_stream(t_env.sql_query(sql.late_select(good, inp.id_col)))
+    _dlq(t_env, late.map(fn.LateToDeadLetter(inp.topic), output_type=OUT_ROW), f"{inp.name}_late")
+    return good
 
 
 def _dlq(t_env: StreamTableEnvironment, stream: object, name: str) -> None:
@@ -165,24 +203,42 @@ def _dlq(t_env: StreamTableEnvironment, stream: object, name: str) -> None:
 
 def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment,
           args: argparse.Namespace) -> None:
-    _events(t_env, args)
+    register_functions(t_env)
+    inputs = [Input("ue", args.events_topic, "MLMESH_DECODE_USER_EVENT", "event_id",
+                    EVENT_FIELDS)]
+    if not args.no_documents:
+        inputs.append(Input("doc", args.documents_topic, "MLMESH_DECODE_DOCUMENT", "doc_id",
+                            DOC_FIELDS))
+    views = {inp.name: _input(t_env, args, inp) for inp in inputs}
+    # Deduplicated once for every window: through a DataStream, so that the
+    # planner cannot push each window's own projection below the dedup and
+    # build one dedup (with its own state) per projection.
+    deduped = t_env.to_data_stream(t_env.sql_query(sql.dedup_view(views["ue"])))
+    schema = Schema.new_builder()
+    for name, dtype in (("event_id", DataTypes.STRING()), *EVENT_FIELDS):
+        if name != "slice_last":
+            schema = schema.column(name, dtype)
+    schema = (schema.column("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+              .watermark("rowtime", "SOURCE_WATERMARK()"))
+    t_env.create_temporary_view("events_ok", t_env.from_data_stream(deduped, schema.build()))
     parts = [sql.activity_5m("events_ok"), sql.activity_1h("events_ok"),
              sql.activity_24h("events_ok"), sql.sessions("events_ok", args.session_gap_s)]
+    parts += [sql.zero_rows("events_ok", v) for v in (ACTIVITY_5M, ACTIVITY_1H, ACTIVITY_24H)]
     if not args.no_documents:
-        _documents(t_env, args)
-        parts.append(sql.documents_1h("docs_ok"))
-    results = t_env.sql_query("\nUNION ALL\n".join(f"({p})" for p in parts))
-    encoded = (t_env.to_data_stream(results)
-               .key_by(lambda r: f"{r[0]}|{r[1]}", key_type=Types.STRING())
-               .process(fn.FeatureEmitter(), output_type=OUT_ROW))
-    kv = Schema.new_builder().column("k", DataTypes.BYTES()).column("v", DataTypes.BYTES()).build()
-    t_env.create_temporary_view("feature_rows", t_env.from_data_stream(encoded, kv))
-    sinks = [("fu_sink", args.output_topic, "fu", "feature_rows"),
-             ("ue_dlq_sink", f"{args.events_topic}.dlq", "ue-dlq", "ue_bad"),
-             ("ue_late_sink", f"{args.events_topic}.dlq", "ue-late", "ue_late")]
-    if not args.no_documents:
-        sinks += [("doc_dlq_sink", f"{args.documents_topic}.dlq", "doc-dlq", "doc_bad"),
-                  ("doc_late_sink", f"{args.documents_topic}.dlq", "doc-late", "doc_late")]
+        t_env.create_temporary_view(
+            "docs_ok", t_env.sql_query(f"SELECT doc_id, user_id, ts, rowtime FROM {views['doc']} "
+                                       f"WHERE {sql.ON_TIME}"))
+        parts += [sql.documents_1h("docs_ok"), sql.zero_rows("docs_ok", DOCUMENTS_1H)]
+    t_env.create_temporary_view(
+        "window_results", t_env.sql_query("\nUNION ALL\n".join(f"({p})" for p in parts)))
+    t_env.create_temporary_view(
+        "feature_rows", t_env.sql_query(sql.encoded_select("window_results",
+                                                           "MLMESH_ENCODE_FEATURE_UPDATE")))
+    sinks = [("fu_sink", args.output_topic, "fu", "feature_rows")]
+    for inp in inputs:
+        dlq = f"{inp.topic}.dlq"
+        sinks += [(f"{inp.name}_dlq_sink", dlq, f"{inp.name}-dlq", f"{inp.name}_bad"),
+                  (f"{inp.name}_late_sink", dlq, f"{inp.name}-late", f"{inp.name}_late")]
     stmts = t_env.create_statement_set()
     for table, topic, suffix, view in sinks:
         t_env.execute_sql(sql.sink_ddl(sql.KafkaTable(table, topic, args.bootstrap),

@@ -82,6 +82,21 @@ ON_TIME = ("(CURRENT_WATERMARK(rowtime) IS NULL "
            "OR TO_TIMESTAMP_LTZ(slice_last, 3) > CURRENT_WATERMARK(rowtime))")
 
 
+def decoded_select(src: str, decode_fn: str, fields: tuple[str, ...]) -> str:
+    """Kafka rows through a JVM decode function: one output row per record,
+    its ``fields`` or its ``error_class`` and ``reason`` (a LATERAL table
+    function, so each payload is parsed once, not once per field read)."""
+    cols = ", ".join(f"d.{f}" for f in ("error_class", "reason", *fields))
+    return (f"SELECT s.k, s.v AS payload, s.part, s.off, {cols} "
+            f"FROM {src} AS s, LATERAL TABLE({decode_fn}(s.v, s.kts)) AS d")
+
+
+def bad_select(table: str) -> str:
+    """Records the decode function rejected, with its reason."""
+    return (f"SELECT k, payload, part, off, error_class, reason FROM {table} "
+            f"WHERE error_class IS NOT NULL")
+
+
 def late_select(table: str, id_col: str) -> str:
     """Rows behind the watermark, with the watermark (ms) for the reason."""
     return (f"SELECT k, payload, part, off, {id_col} AS record_id, ts, "
@@ -105,6 +120,35 @@ def epoch_ms(col: str) -> str:
     return f"UNIX_TIMESTAMP(CAST({col} AS STRING)) * 1000"
 
 
+def _zeros(view: ViewSpec) -> str:
+    return "MAP[" + ", ".join(f"'{f}', CAST(0 AS DOUBLE)" for f in view.features) + "]"
+
+
+def zero_rows(table: str, view: ViewSpec) -> str:
+    """An all-zero row for each first empty window after a non-empty one (what
+    an idle user's sliding features read once their window has passed).
+
+    Window W(E) = [E - size, E) is that window exactly when the events of
+    [E - size - slide, E) all lie in its first slide: W(E - slide) held them,
+    W(E) holds none. So one more sliding window of size + slide, kept only when
+    its newest event is older than E - size, finds them in SQL, at the moment
+    W(E) itself closes (Flink emits nothing for an empty window)."""
+    return f"""SELECT user_id, '{view.name}' AS feature_view, we - {view.size_ms} AS ws, we,
+  {_zeros(view)} AS vals, CAST(NULL AS BIGINT) AS max_ts
+FROM (
+  SELECT user_id, {epoch_ms("window_end")} AS we, MAX(ts) AS last_ts
+  FROM TABLE(HOP(TABLE {table}, DESCRIPTOR(rowtime),
+    {interval(view.slide_ms)}, {interval(view.size_ms + view.slide_ms)}))
+  GROUP BY user_id, window_start, window_end
+) WHERE last_ts < we - {view.size_ms}"""
+
+
+def encoded_select(results: str, encode_fn: str) -> str:
+    """Window results -> (key, FeatureUpdate bytes), encoded on the JVM."""
+    return (f"SELECT ENCODE(user_id, 'UTF-8') AS k, "
+            f"{encode_fn}(user_id, feature_view, ws, we, vals, max_ts) AS v FROM {results}")
+
+
 def _hop(table: str, view: ViewSpec, values: list[tuple[str, str]]) -> str:
     pairs = ", ".join(f"'{name}', CAST({expr} AS DOUBLE)" for name, expr in values)
     return f"""SELECT user_id, '{view.name}' AS feature_view,
@@ -119,9 +163,16 @@ def _count_if(action: int) -> str:
     return f"SUM(CASE WHEN action = {action} THEN 1 ELSE 0 END)"
 
 
+def _distinct_actions() -> str:
+    """COUNT(DISTINCT action) from the per-action counts: the decoder admits
+    only the defined actions, and a distinct count would keep a map of values
+    per window slice in RocksDB (measured ~20 % of the job's CPU)."""
+    return " + ".join(f"(CASE WHEN {_count_if(n)} > 0 THEN 1 ELSE 0 END)" for n in ACTIONS)
+
+
 def activity_5m(table: str) -> str:
     vals = [("event_count_5m", "COUNT(*)"), ("amount_sum_5m", "SUM(amount)"),
-            ("amount_mean_5m", "AVG(amount)"), ("distinct_actions_5m", "COUNT(DISTINCT action)")]
+            ("amount_mean_5m", "AVG(amount)"), ("distinct_actions_5m", _distinct_actions())]
     vals += [(f"{name}_count_5m", _count_if(num)) for num, name in ACTIONS.items()]
     return _hop(table, ACTIVITY_5M, vals)
 

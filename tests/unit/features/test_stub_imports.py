@@ -13,9 +13,11 @@ CODE = ("import google.protobuf as p\n"
         "from mlmesh.events.v1 import user_event_pb2, document_pb2, feature_update_pb2, "
         "dead_letter_pb2\n"
         "from features.job import codec\n"
-        "raw = codec.feature_update_bytes(user_id='u', view='v', window_start_ms=0, "
-        "window_end_ms=1, values={'a': 1.0}, max_event_ms=None)\n"
+        "raw = feature_update_pb2.FeatureUpdate(user_id='u', values={'a': 1.0})"
+        ".SerializeToString()\n"
         "assert feature_update_pb2.FeatureUpdate.FromString(raw).values['a'] == 1.0\n"
+        "assert codec.dead_letter_bytes(original=raw, key=None, topic='t', partition=0, "
+        "offset=0, error_class='x', reason='y')\n"
         "print(p.__version__)\n")
 
 
