@@ -32,7 +32,7 @@ CLUSTER = "mlmesh"
 PROD_REPLICAS = 3
 PROD_MIN_ISR = "2"
 PROD_SIZING: dict[str, dict[str, Any]] = {
-    "user_events": {"partitions": 320, "retention.ms": 86400000},
+    "user_events": {"partitions": 200, "retention.ms": 86400000},
     "documents": {"partitions": 24, "retention.ms": 86400000},
     "labels": {"partitions": 12},
     "feature_updates": {"partitions": 24},
