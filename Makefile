@@ -52,7 +52,7 @@ $(VENV_PROTOC)/.stamp: requirements/protoc.in
 	touch $@
 
 tools/buf/node_modules/.bin/buf: tools/buf/package.json
-	cd tools/buf && npm install --no-audit --no-fund --silent
+	cd tools/buf && npm ci --no-audit --no-fund --silent
 	touch $@
 
 venvs: $(VENV)/.stamp $(VENV_FLINK)/.stamp $(VENV_TRITON)/.stamp $(VENV_PROTOC)/.stamp \
