@@ -19,6 +19,7 @@ from inference.triton import TritonGateway
 from mlmesh.common.lifecycle import StopSignal
 from mlmesh.common.logging import configure_logging
 from mlmesh.common.telemetry import init_telemetry
+from mlmesh.common.workers import serve_processes
 from mlmesh.grpcx.registration import add_unary_servicer
 from mlmesh.grpcx.server import GrpcServer
 from mlmesh.inference.v1 import inference_service_pb2 as pb
@@ -37,6 +38,7 @@ class Service:
     deps: Deps
     watcher: AlertWatcher | None
     pool: ThreadPoolExecutor
+    worker: int = 0
 
     @property
     def port(self) -> int:
@@ -46,7 +48,7 @@ class Service:
         self.server.start()
         if self.watcher is not None:
             self.watcher.start()
-        log.info("inference serving", extra={"port": self.server.port,
+        log.info("inference serving", extra={"port": self.server.port, "worker": self.worker,
                                              "primary": self.router.current().primary})
         return self
 
@@ -61,8 +63,16 @@ class Service:
         self.deps.retriever.close()
 
 
-def build(settings: Settings) -> Service:
-    telemetry = init_telemetry(settings.service_name, settings.metrics_port)
+def build(settings: Settings, worker: int = 0) -> Service:
+    """The service of worker process ``worker`` (0 when there is one): its
+    metrics port is ``metrics_port + worker``; only worker 0 watches alerts
+    (a rollback rewrites the policy file, which every worker's router follows)."""
+    shared = settings.workers > 1
+    if shared and settings.grpc_port == 0:
+        raise ValueError("inference: workers > 1 needs a fixed grpc_port (MLMESH_INFERENCE_"
+                         "GRPC_PORT): every worker binds the same port")
+    telemetry = init_telemetry(settings.service_name,
+                               settings.metrics_port + worker if settings.metrics_port else 0)
     instruments = Instruments.create(telemetry.meter)
     extra = settings.kafka_extra()
     deps = Deps(
@@ -101,7 +111,7 @@ def build(settings: Settings) -> Service:
             servicer, pb.DESCRIPTOR.services_by_name["InferenceService"], s),
         dependencies={"feast": deps.features.probe, "milvus": deps.retriever.probe,
                       "triton": deps.triton.probe},
-        interceptors=[auth], max_workers=settings.max_workers)
+        interceptors=[auth], max_workers=settings.max_workers, reuse_port=shared)
 
     def rolled_back(_policy: object) -> None:
         instruments.rollbacks.add(1)
@@ -109,17 +119,23 @@ def build(settings: Settings) -> Service:
 
     watcher = AlertWatcher(settings.kafka_bootstrap, settings.alerts_topic,
                            settings.alerts_group, store, on_rollback=rolled_back, extra=extra) \
-        if settings.watch_alerts else None
-    return Service(settings, server, servicer, router, deps, watcher, pool)
+        if settings.watch_alerts and worker == 0 else None
+    return Service(settings, server, servicer, router, deps, watcher, pool, worker)
 
 
-def main(settings: Settings) -> int:
+def _serve(settings: Settings, worker: int) -> int:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     stop = StopSignal().install()
-    service = build(settings).start()
+    service = build(settings, worker).start()
     try:
         while not stop.wait(1.0):
             pass
     finally:
         service.stop()
     return 0
+
+
+def main(settings: Settings) -> int:
+    """Serve in this process, plus ``workers - 1`` child processes on the same
+    port (mlmesh.common.workers)."""
+    return serve_processes(settings, settings.workers, _serve, "inference")

@@ -18,7 +18,10 @@ class Settings(MeshSettings):
     grpc_host: str = field("127.0.0.1", "bind address of the gRPC server")
     grpc_port: int = field(50052, "gRPC port (0 = any free port)")
     metrics_port: int = field(19103, "Prometheus scrape port (0 = none)")
-    max_workers: int = field(16, "gRPC worker threads")
+    max_workers: int = field(16, "gRPC worker threads (per process)")
+    workers: int = field(1, "processes sharing the gRPC port (SO_REUSEPORT), about one core "
+                            "each; needs a fixed grpc_port; metrics on metrics_port + index; "
+                            "caches and rate-limit buckets are per process")
     max_request_bytes: int = field(64 * 1024, "largest accepted request message")
     max_text_chars: int = field(4000, "longest accepted Predict text / Search query")
     max_k: int = field(50, "largest k for retrieval")

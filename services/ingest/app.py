@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from ingest.validation import Limits
 from mlmesh.common.lifecycle import StopSignal
 from mlmesh.common.logging import configure_logging
 from mlmesh.common.telemetry import init_telemetry
+from mlmesh.common.workers import serve_processes
 from mlmesh.grpcx.server import GrpcServer
 from mlmesh.kafka.config import consumer_config, producer_config
 from mlmesh.kafka.producer import MeshProducer
@@ -117,32 +117,8 @@ def _serve(s: Settings, worker: int) -> int:
     return 0
 
 
-def _worker(settings_json: str, worker: int) -> None:
-    raise SystemExit(_serve(Settings.model_validate_json(settings_json), worker))
-
-
 def main(settings: Settings | None = None) -> int:
     """Serve in this process, plus ``workers - 1`` child processes sharing the
-    ports (Python gRPC is bound to one core per process). SIGTERM to this process
-    is forwarded to the children, and each drains and flushes on its own."""
+    ports (Python gRPC is bound to one core per process; mlmesh.common.workers)."""
     s = settings or Settings()
-    children = []
-    if s.workers > 1:
-        import multiprocessing
-        import signal
-
-        ctx = multiprocessing.get_context("spawn")
-        blob = s.model_dump_json()
-        children = [ctx.Process(target=_worker, args=(blob, i), name=f"ingest-{i}")
-                    for i in range(1, s.workers)]
-        for child in children:
-            child.start()
-    try:
-        code = _serve(s, 0)
-    finally:
-        for child in children:
-            if child.pid is not None and child.is_alive():
-                os.kill(child.pid, signal.SIGTERM)
-        for child in children:
-            child.join(60)
-    return code
+    return serve_processes(s, s.workers, _serve, "ingest")

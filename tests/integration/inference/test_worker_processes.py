@@ -1,0 +1,102 @@
+"""MLMESH_INFERENCE_WORKERS=2: two processes answer on one gRPC port (the
+kernel spreads connections over them), each counts its own requests on its own
+metrics port, and SIGTERM to the first stops both. A fixed port is required."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+import urllib.request
+from typing import Any
+
+import grpc
+import pytest
+
+from inference.app import build, main
+from inference.settings import Settings
+from mlmesh.inference.v1 import inference_service_pb2 as pb
+from mlmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
+from mlmesh.localstack.base import free_port
+
+CHANNELS = 16
+CALLS = 3
+
+
+def _serve(settings: Settings) -> None:
+    raise SystemExit(main(settings))
+
+
+def _two_free_ports() -> int:
+    """A port p with p + 1 free too (metrics of worker 0 and worker 1)."""
+    import socket
+
+    for _ in range(50):
+        p = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p + 1))
+            except OSError:
+                continue
+        return p
+    raise RuntimeError("no two adjacent free ports")
+
+
+def _requests_served(port: int) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("inference_requests_total{"))
+
+
+def _wait_metrics(ports: list[int], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            for p in ports:
+                _requests_served(p)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"metrics ports {ports} never answered")
+
+
+def test_two_worker_processes_share_the_port(inference_env: Any) -> None:
+    grpc_port, metrics = free_port(), _two_free_ports()
+    settings = inference_env.settings(grpc_port=grpc_port, metrics_port=metrics, workers=2,
+                                      watch_alerts=False, cache_size=0)
+    proc = multiprocessing.get_context("spawn").Process(target=_serve, args=(settings,))
+    proc.start()
+    try:
+        _wait_metrics([metrics, metrics + 1])
+        answered = 0
+        for i in range(CHANNELS):
+            # a channel of its own connection (grpc shares subchannels by default)
+            with grpc.insecure_channel(f"127.0.0.1:{grpc_port}",
+                                       options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+                stub = pb_grpc.InferenceServiceStub(ch)
+                for j in range(CALLS):
+                    resp = stub.Predict(pb.PredictRequest(user_id=f"workers-{i}",
+                                                          request_id=f"w-{i}-{j}"),
+                                        timeout=30, wait_for_ready=True)
+                    assert resp.request_id == f"w-{i}-{j}" and resp.model_version
+                    assert 0.0 <= resp.score <= 1.0
+                    answered += 1
+        served = [_requests_served(metrics), _requests_served(metrics + 1)]
+        assert sum(served) == answered == CHANNELS * CALLS
+        assert all(n > 0 for n in served), f"one worker took every connection: {served}"
+        assert proc.pid is not None
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.join(60)
+        assert proc.exitcode == 0
+        with pytest.raises(OSError):
+            _requests_served(metrics + 1)  # the second worker is gone too
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(10)
+
+
+def test_workers_need_a_fixed_port(inference_env: Any) -> None:
+    with pytest.raises(ValueError, match="fixed grpc_port"):
+        build(inference_env.settings(grpc_port=0, workers=2))
