@@ -14,12 +14,16 @@ concurrencies:
 * ``grpc_hop``      context: the service's own gRPC health Check - the round trip
   any call to a Python gRPC server pays here before it does any work.
 
-The exact cache is off (every request pays the full path). Overhead =
+The service runs ``--workers`` processes on its port (default 2, one per core
+of this machine: ``MLMESH_INFERENCE_WORKERS``); ``predict`` is also measured
+against a one-process service first (``predict_one_process``, context: what
+the second process buys). The exact cache is off (every request pays the full
+path). Overhead =
 p50(predict) / (p50(feast_read) + p50(triton_score)) at the same concurrency;
 p50(predict) / (p50(feast_read) + p50(triton_score) + p50(grpc_hop)) says how
 much of it is the service's own work rather than the hop itself.
 
-    python -m bench.inference [--seconds 5] [--users 200]
+    python -m bench.inference [--seconds 5] [--users 200] [--workers 2]
 """
 
 from __future__ import annotations
@@ -198,7 +202,8 @@ def setup(state: Path, users: list[str]) -> dict[str, Any]:
     return {"triton": triton, "milvus": milvus, "feast_repo": state / "feast"}
 
 
-def start_service(state: Path, deps: dict[str, Any], kafka: str) -> tuple[Any, str]:
+def start_service(state: Path, deps: dict[str, Any], kafka: str, workers: int
+                  ) -> tuple[Any, str]:
     from mlmesh.localstack.base import free_port
     from mlmesh.localstack.service import grpc_health_probe, source_pythonpath
 
@@ -208,6 +213,7 @@ def start_service(state: Path, deps: dict[str, Any], kafka: str) -> tuple[Any, s
            "MLMESH_MILVUS_URI": deps["milvus"].uri, "MLMESH_TRITON_GRPC":
            deps["triton"].grpc_url, "MLMESH_FEAST_REPO": str(deps["feast_repo"]),
            "MLMESH_INFERENCE_GRPC_PORT": str(port), "MLMESH_INFERENCE_METRICS_PORT": "0",
+           "MLMESH_INFERENCE_WORKERS": str(workers),
            "MLMESH_INFERENCE_CACHE_SIZE": "0", "MLMESH_INFERENCE_WATCH_ALERTS": "false",
            "MLMESH_LOG_LEVEL": "WARNING"}
     log_file = open(state / "inference.log", "ab")  # noqa: SIM115 - handed to the child
@@ -221,6 +227,7 @@ def start_service(state: Path, deps: dict[str, Any], kafka: str) -> tuple[Any, s
             raise RuntimeError(f"inference exited: {(state / 'inference.log').read_text()[-2000:]}")
         try:
             if probe():
+                time.sleep(2.0 if workers > 1 else 0.0)  # the other workers bind too
                 return proc, addr
         except Exception:  # still starting
             pass
@@ -229,11 +236,18 @@ def start_service(state: Path, deps: dict[str, Any], kafka: str) -> tuple[Any, s
     raise TimeoutError("inference never became SERVING")
 
 
+def _stop(proc: Any) -> None:
+    proc.terminate()  # SIGTERM: the first worker forwards it to the others
+    proc.wait(60)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--concurrency", default="1,4,8")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="service processes (MLMESH_INFERENCE_WORKERS) for the main rows")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     users = [f"bench-{i:04d}" for i in range(args.users)]
@@ -245,24 +259,32 @@ def main(argv: list[str] | None = None) -> int:
         deps = setup(state, users)
         proc = None
         try:
-            proc, addr = start_service(state, deps, kafka)
-            target = {"inference": addr, "triton": deps["triton"].grpc_url, "version": "1",
-                      "feast_repo": str(deps["feast_repo"])}
+            base = {"triton": deps["triton"].grpc_url, "version": "1",
+                    "feast_repo": str(deps["feast_repo"])}
+            proc, addr = start_service(state, deps, kafka, 1)
+            for c in levels:
+                row = measure("predict", {**base, "inference": addr}, users, c, args.seconds)
+                rows.append({**row, "kind": "predict_one_process", "workers": 1})
+            _stop(proc)
+            proc, addr = start_service(state, deps, kafka, args.workers)
+            target = {**base, "inference": addr}
             for c in levels:
                 for kind in ("feast_read", "triton_score", "grpc_hop", "predict"):
                     rows.append(measure(kind, target, users, c, args.seconds))
             for c in levels[:2]:
                 rows.append(measure("predict_text", target, users, c, args.seconds))
+            for row in rows:
+                if row["kind"] in ("predict", "predict_text"):
+                    row["workers"] = args.workers
         finally:
             if proc is not None:
-                proc.terminate()
-                proc.wait(30)
+                _stop(proc)
             deps["milvus"].stop()
             deps["triton"].stop()
-    return report(rows, levels)
+    return report(rows, levels, args.workers)
 
 
-def report(rows: list[dict[str, Any]], levels: list[int]) -> int:
+def report(rows: list[dict[str, Any]], levels: list[int], workers: int) -> int:
     def get(kind: str, c: int) -> dict[str, Any]:
         return next(r for r in rows if r["kind"] == kind and r["concurrency"] == c)
 
@@ -277,6 +299,11 @@ def report(rows: list[dict[str, Any]], levels: list[int]) -> int:
         ratios.append(ratio(f"predict_p50_vs_feast_plus_triton_plus_grpc_hop_c{c}", p["p50"],
                             f["p50"] + t["p50"] + h["p50"], None, "ms", higher_is_better=False,
                             note="context: the hop is the floor of any Python gRPC service"))
+    for c in levels:
+        ratios.append(ratio(f"predict_throughput_c{c}_{workers}_workers_vs_one_process",
+                            get("predict", c)["throughput_rps"],
+                            get("predict_one_process", c)["throughput_rps"], None, "req/s",
+                            note="context: the service's processes on one port (SO_REUSEPORT)"))
     ratios.append(ratio("predict_no_text_p99_c1", get("predict", 1)["p99"], 15.0, 1.0, "ms",
                         higher_is_better=False, note="target p99 <= 15 ms (baseline = target)"))
     text_c = levels[1] if len(levels) > 1 else levels[0]
@@ -286,6 +313,7 @@ def report(rows: list[dict[str, Any]], levels: list[int]) -> int:
     latency = {f"{r['kind']}_c{r['concurrency']}": {k: r[k] for k in ("p50", "p95", "p99")}
                for r in rows}
     path = write("inference", {"rows": rows, "ratios": ratios, "latency_ms": latency,
+                               "service_workers": workers,
                                "notes": "closed-loop clients, one process per concurrency "
                                "unit; clients and servers share the machine's CPUs"})
     log.info("wrote %s", path)
