@@ -1,5 +1,6 @@
 package org.mlmesh.features;
 
+import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
 import java.util.Map;
@@ -33,66 +34,85 @@ public final class Codec {
   }
 
   public static Decoded decodeEvent(byte[] data, IdRule users) {
-    if (data == null || data.length == 0) {
-      return Decoded.error("decode", "empty payload, expected " + EVENT);
-    }
-    UserEvent msg;
     try {
-      msg = UserEvent.parseFrom(data);
-    } catch (InvalidProtocolBufferException e) {
-      return Decoded.error("decode", "not a valid " + EVENT + ": " + e.getMessage());
+      UserEvent msg = parse(data, EVENT, UserEvent::parseFrom, UserEvent.getDescriptor());
+      checkCommon("event_id", msg.getEventId(), users, msg.getUserId(), "event_time",
+                  msg.hasEventTime(), msg.getEventTime());
+      if (!Double.isFinite(msg.getAmount())) {
+        throw new Rejected("validation", "amount: must be finite");
+      }
+      int action = msg.getActionValue();
+      if (action == 0) {
+        throw new Rejected("validation", "action: required");
+      }
+      if (Action.forNumber(action) == null) {
+        throw new Rejected("validation", "action: unknown enum value " + action);
+      }
+      return Decoded.ok(msg.getEventId(), msg.getUserId(), toMs(msg.getEventTime()),
+                        action, msg.getAmount());
+    } catch (Rejected r) {
+      return r.decoded;
     }
-    if (!WireCheck.tagsWellFormed(data, UserEvent.getDescriptor())) {
-      return Decoded.error("decode", "not a valid " + EVENT + ": malformed field tag");
-    }
-    if (msg.getEventId().isEmpty()) {
-      return Decoded.error("validation", "event_id: required");
-    }
-    if (!users.test(msg.getUserId())) {
-      return Decoded.error("validation", "user_id: " + users.text());
-    }
-    String timeError = timeError("event_time", msg.hasEventTime(), msg.getEventTime());
-    if (timeError != null) {
-      return Decoded.error("validation", timeError);
-    }
-    if (!Double.isFinite(msg.getAmount())) {
-      return Decoded.error("validation", "amount: must be finite");
-    }
-    int action = msg.getActionValue();
-    if (action == 0) {
-      return Decoded.error("validation", "action: required");
-    }
-    if (Action.forNumber(action) == null) {
-      return Decoded.error("validation", "action: unknown enum value " + action);
-    }
-    return Decoded.ok(msg.getEventId(), msg.getUserId(), toMs(msg.getEventTime()),
-                      action, msg.getAmount());
   }
 
   public static Decoded decodeDocument(byte[] data, IdRule users) {
-    if (data == null || data.length == 0) {
-      return Decoded.error("decode", "empty payload, expected " + DOCUMENT);
-    }
-    Document msg;
     try {
-      msg = Document.parseFrom(data);
+      Document msg = parse(data, DOCUMENT, Document::parseFrom, Document.getDescriptor());
+      checkCommon("doc_id", msg.getDocId(), users, msg.getUserId(), "created_at",
+                  msg.hasCreatedAt(), msg.getCreatedAt());
+      return Decoded.ok(msg.getDocId(), msg.getUserId(), toMs(msg.getCreatedAt()), 0, 0.0);
+    } catch (Rejected r) {
+      return r.decoded;
+    }
+  }
+
+  /** A rejected payload's verdict (no stack trace: bad records are data, not bugs). */
+  private static final class Rejected extends Exception {
+    private static final long serialVersionUID = 1L;
+    final transient Decoded decoded;
+
+    Rejected(String errorClass, String reason) {
+      super(reason, null, false, false);
+      this.decoded = Decoded.error(errorClass, reason);
+    }
+  }
+
+  private interface Parser<T> {
+    T parse(byte[] data) throws InvalidProtocolBufferException;
+  }
+
+  /** {@code data} as a {@code type}: empty, unparseable or badly tagged bytes are rejected. */
+  private static <T> T parse(byte[] data, String type, Parser<T> parser, Descriptor descriptor)
+      throws Rejected {
+    if (data == null || data.length == 0) {
+      throw new Rejected("decode", "empty payload, expected " + type);
+    }
+    T msg;
+    try {
+      msg = parser.parse(data);
     } catch (InvalidProtocolBufferException e) {
-      return Decoded.error("decode", "not a valid " + DOCUMENT + ": " + e.getMessage());
+      throw new Rejected("decode", "not a valid " + type + ": " + e.getMessage());
     }
-    if (!WireCheck.tagsWellFormed(data, Document.getDescriptor())) {
-      return Decoded.error("decode", "not a valid " + DOCUMENT + ": malformed field tag");
+    if (!WireCheck.tagsWellFormed(data, descriptor)) {
+      throw new Rejected("decode", "not a valid " + type + ": malformed field tag");
     }
-    if (msg.getDocId().isEmpty()) {
-      return Decoded.error("validation", "doc_id: required");
+    return msg;
+  }
+
+  /** The rules every input shares: its id, the user id, its time. */
+  private static void checkCommon(String idField, String id, IdRule users, String userId,
+                                  String timeField, boolean hasTime, Timestamp time)
+      throws Rejected {
+    if (id.isEmpty()) {
+      throw new Rejected("validation", idField + ": required");
     }
-    if (!users.test(msg.getUserId())) {
-      return Decoded.error("validation", "user_id: " + users.text());
+    if (!users.test(userId)) {
+      throw new Rejected("validation", "user_id: " + users.text());
     }
-    String timeError = timeError("created_at", msg.hasCreatedAt(), msg.getCreatedAt());
+    String timeError = timeError(timeField, hasTime, time);
     if (timeError != null) {
-      return Decoded.error("validation", timeError);
+      throw new Rejected("validation", timeError);
     }
-    return Decoded.ok(msg.getDocId(), msg.getUserId(), toMs(msg.getCreatedAt()), 0, 0.0);
   }
 
   /** Null when the time is usable; else the reason (after the field name). */
