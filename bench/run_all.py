@@ -50,6 +50,7 @@ def run_one(area: str, module: str, args: list[str], limit: int) -> dict[str, An
             time.monotonic() - start) - 5:
         data = normalise(area, json.loads(result_file.read_text()))
     return {"area": area, "status": status, "seconds": round(time.monotonic() - start, 1),
+            "measured_at": data.get("measured_at") or _file_time(area),
             "result": data, "log_tail": tail if status != "ok" else ""}
 
 
@@ -126,7 +127,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
              "average at its start:", ""]
     for run in runs:
         res = run["result"] or {}
-        when = res.get("measured_at") or _file_time(run["area"])
+        when = res.get("measured_at") or run.get("measured_at") or "?"
         lines.append(f"- {run['area']}: {when}, load "
                      f"{(res.get('machine') or {}).get('loadavg_1m_at_start', '?')}")
     lines += ["", "| area | figure | value | baseline | ratio | target | pass |",
@@ -175,6 +176,20 @@ def plot(runs: list[dict[str, Any]], path: Path) -> bool:
     return True
 
 
+def collected(area: str, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """An area's last written result, as a run (``--collect``). Its time is
+    the result's own ``measured_at``, else the one the last summary recorded
+    (a file's mtime is the checkout's, not the run's)."""
+    result_file = RESULTS / f"{area}.json"
+    if not result_file.exists():
+        return {"area": area, "status": "missing", "detail": f"no {result_file.name}",
+                "result": {}}
+    result = normalise(area, json.loads(result_file.read_text()))
+    when = result.get("measured_at") or (previous or {}).get("measured_at") or "?"
+    return {"area": area, "status": "ok", "collected": True, "measured_at": when,
+            "result": result, "log_tail": ""}
+
+
 def _previous_runs() -> dict[str, dict[str, Any]]:
     path = RESULTS / "summary.json"
     if not path.exists():
@@ -186,11 +201,17 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", help="comma list of areas to re-run; the others keep the "
                                    "results of their last run in summary.json")
+    ap.add_argument("--collect", action="store_true",
+                    help="run nothing: rebuild the summary from each area's last "
+                         "bench/results/<area>.json (after `make bench-<area>`)")
     args = ap.parse_args()
     wanted = set(args.only.split(",")) if args.only else None
-    previous = _previous_runs() if wanted else {}
-    runs = [run_one(a, m, x, t) if not wanted or a in wanted else previous[a]
-            for a, m, x, t in BENCHES if not wanted or a in wanted or a in previous]
+    previous = _previous_runs() if wanted or args.collect else {}
+    if args.collect:
+        runs = [collected(a, previous.get(a)) for a, _m, _x, _t in BENCHES]
+    else:
+        runs = [run_one(a, m, x, t) if not wanted or a in wanted else previous[a]
+                for a, m, x, t in BENCHES if not wanted or a in wanted or a in previous]
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary = {"machine": machine(), "runs": runs}
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2))
