@@ -25,8 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer
-
+from bench.common import raw_consume_rate
 from mlmesh.localstack.base import free_port
 from mlmesh.localstack.kafka import KafkaComponent
 from monitor import synthetic as sy
@@ -34,23 +33,6 @@ from monitor.testkit import AlertReader, MonitorProcess, mesh_topics, sample, wr
 
 log = logging.getLogger("bench.monitor")
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def raw_confluent(bootstrap: str, topic: str, n: int) -> float:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4().hex[:6]}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    c.subscribe([topic])
-    got, t0 = 0, 0.0
-    while got < n:
-        for m in c.consume(1000, 1.0):
-            if m.error():
-                continue
-            if not got:
-                t0 = time.perf_counter()
-            got += 1
-    dt = time.perf_counter() - t0
-    c.close()
-    return n / dt
 
 
 def raw_aiokafka(bootstrap: str, topic: str, n: int) -> float:
@@ -96,7 +78,7 @@ def throughput(bootstrap: str, state: Path, n: int) -> dict[str, Any]:
     topic = mon.prefix + "predictions"
     prod = sy.producer(bootstrap)
     sy.produce(prod, topic, preds(rng, n, 0))
-    confluent_rate = raw_confluent(bootstrap, topic, n)
+    confluent_rate, _ = raw_consume_rate(bootstrap, topic, n)
     aiokafka_rate = raw_aiokafka(bootstrap, topic, n)
     mon.start()
     try:

@@ -50,7 +50,7 @@ def run_one(area: str, module: str, args: list[str], limit: int) -> dict[str, An
             time.monotonic() - start) - 5:
         data = normalise(area, json.loads(result_file.read_text()))
     return {"area": area, "status": status, "seconds": round(time.monotonic() - start, 1),
-            "measured_at": data.get("measured_at") or _file_time(area),
+            "measured_at": _measured_at(data) or _file_time(area),
             "result": data, "log_tail": tail if status != "ok" else ""}
 
 
@@ -112,6 +112,11 @@ def _fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def _measured_at(result: dict[str, Any]) -> str | None:
+    """The run time a result records (older benchmarks call it ``at``)."""
+    return result.get("measured_at") or result.get("at")
+
+
 def _file_time(area: str) -> str:
     """When an area's result file was written (for results without measured_at)."""
     path = RESULTS / f"{area}.json"
@@ -127,7 +132,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
              "average at its start:", ""]
     for run in runs:
         res = run["result"] or {}
-        when = res.get("measured_at") or run.get("measured_at") or "?"
+        when = _measured_at(res) or run.get("measured_at") or "?"
         lines.append(f"- {run['area']}: {when}, load "
                      f"{(res.get('machine') or {}).get('loadavg_1m_at_start', '?')}")
     lines += ["", "| area | figure | value | baseline | ratio | target | pass |",
@@ -185,7 +190,7 @@ def collected(area: str, previous: dict[str, Any] | None) -> dict[str, Any]:
         return {"area": area, "status": "missing", "detail": f"no {result_file.name}",
                 "result": {}}
     result = normalise(area, json.loads(result_file.read_text()))
-    when = result.get("measured_at") or (previous or {}).get("measured_at") or "?"
+    when = _measured_at(result) or (previous or {}).get("measured_at") or "?"
     return {"area": area, "status": "ok", "collected": True, "measured_at": when,
             "result": result, "log_tail": ""}
 
