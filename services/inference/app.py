@@ -18,7 +18,7 @@ from inference.settings import Settings
 from inference.triton import TritonGateway
 from mlmesh.common.lifecycle import StopSignal
 from mlmesh.common.logging import configure_logging
-from mlmesh.common.telemetry import init_telemetry
+from mlmesh.common.telemetry import init_worker_telemetry
 from mlmesh.common.workers import serve_processes
 from mlmesh.grpcx.registration import add_unary_servicer
 from mlmesh.grpcx.server import GrpcServer
@@ -64,15 +64,16 @@ class Service:
 
 
 def build(settings: Settings, worker: int = 0) -> Service:
-    """The service of worker process ``worker`` (0 when there is one): its
-    metrics port is ``metrics_port + worker``; only worker 0 watches alerts
+    """The service of worker process ``worker`` (0 when there is one): with
+    several, each serves its own metrics and worker 0 serves all of them on
+    ``metrics_port`` (mlmesh.common.metrics_fanin); only worker 0 watches alerts
     (a rollback rewrites the policy file, which every worker's router follows)."""
     shared = settings.workers > 1
     if shared and settings.grpc_port == 0:
         raise ValueError("inference: workers > 1 needs a fixed grpc_port (MLMESH_INFERENCE_"
                          "GRPC_PORT): every worker binds the same port")
-    telemetry = init_telemetry(settings.service_name,
-                               settings.metrics_port + worker if settings.metrics_port else 0)
+    telemetry = init_worker_telemetry(settings.service_name, settings.metrics_port, worker,
+                                      settings.workers)
     instruments = Instruments.create(telemetry.meter)
     extra = settings.kafka_extra()
     deps = Deps(

@@ -20,7 +20,8 @@ class Settings(MeshSettings):
     metrics_port: int = field(19103, "Prometheus scrape port (0 = none)")
     max_workers: int = field(16, "gRPC worker threads (per process)")
     workers: int = field(1, "processes sharing the gRPC port (SO_REUSEPORT), about one core "
-                            "each; needs a fixed grpc_port; metrics on metrics_port + index; "
+                            "each; needs a fixed grpc_port; all workers' metrics on metrics_port "
+                            "(worker i's own on metrics_port + 1 + i); "
                             "caches and rate-limit buckets are per process")
     max_request_bytes: int = field(64 * 1024, "largest accepted request message")
     max_text_chars: int = field(4000, "longest accepted Predict text / Search query")

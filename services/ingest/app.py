@@ -19,7 +19,7 @@ from ingest.settings import Settings
 from ingest.validation import Limits
 from mlmesh.common.lifecycle import StopSignal
 from mlmesh.common.logging import configure_logging
-from mlmesh.common.telemetry import init_telemetry
+from mlmesh.common.telemetry import init_worker_telemetry
 from mlmesh.common.workers import serve_processes
 from mlmesh.grpcx.server import GrpcServer
 from mlmesh.kafka.config import consumer_config, producer_config
@@ -107,8 +107,8 @@ class IngestApp:
 
 def _serve(s: Settings, worker: int) -> int:
     configure_logging("ingest", s.log_level, s.log_json)
-    # each worker process exposes its own metrics port (base + worker index)
-    init_telemetry("ingest", s.metrics_port + worker if s.metrics_port else 0)
+    # each worker its own endpoint; worker 0 of several merges them on metrics_port
+    init_worker_telemetry("ingest", s.metrics_port, worker, s.workers)
     stop = StopSignal().install()
     app = IngestApp.build(s)
     app.start()

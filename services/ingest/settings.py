@@ -17,7 +17,9 @@ class Settings(MeshSettings):
     grpc_address: str = field("127.0.0.1:50051", "gRPC listen address")
     http_address: str = field("127.0.0.1:18080", "HTTP listen address (host:port)")
     metrics_port: int = field(19100, "Prometheus scrape port (0 = off)")
-    workers: int = field(1, "processes sharing the ports (SO_REUSEPORT); one core each")
+    workers: int = field(1, "processes sharing the ports (SO_REUSEPORT); one core each; "
+                            "all workers' metrics on metrics_port (worker i's own on "
+                            "metrics_port + 1 + i)")
     events_topic: str = field("user_events", "topic for UserEvent")
     documents_topic: str = field("documents", "topic for Document")
     labels_topic: str = field("labels", "topic for Label")

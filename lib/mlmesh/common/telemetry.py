@@ -44,6 +44,10 @@ class Telemetry:
             mflush(5000)
 
 
+def _bind_addr() -> str:
+    return "0.0.0.0" if os.environ.get("MLMESH_BIND_ALL") == "1" else "127.0.0.1"
+
+
 def _otlp_enabled(signal: str) -> bool:
     return bool(os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
                 or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
@@ -77,9 +81,24 @@ def init_telemetry(service: str, metrics_port: int = 0) -> Telemetry:
         if metrics_port and metrics_port not in _prom_ports:
             from prometheus_client import start_http_server
 
-            start_http_server(metrics_port, addr="127.0.0.1"
-                              if os.environ.get("MLMESH_BIND_ALL") != "1" else "0.0.0.0")
+            start_http_server(metrics_port, addr=_bind_addr())
             _prom_ports.add(metrics_port)
             log.info("prometheus metrics endpoint", extra={"port": metrics_port})
     return Telemetry(tracer=trace.get_tracer(f"mlmesh.{service}"),
                      meter=metrics.get_meter(f"mlmesh.{service}"), metrics_port=metrics_port)
+
+
+def init_worker_telemetry(service: str, metrics_port: int, worker: int,
+                          workers: int) -> Telemetry:
+    """:func:`init_telemetry` for worker ``worker`` of ``workers`` processes
+    (mlmesh.common.workers): its own endpoint on
+    :func:`~mlmesh.common.metrics_fanin.worker_metrics_port`, and on worker 0
+    of several, every worker's metrics merged on ``metrics_port`` (the one
+    port a pod is scraped on)."""
+    from mlmesh.common.metrics_fanin import start_fanin, worker_metrics_port
+
+    tel = init_telemetry(service, worker_metrics_port(metrics_port, worker, workers))
+    if metrics_port and workers > 1 and worker == 0:
+        start_fanin(metrics_port, {i: worker_metrics_port(metrics_port, i, workers)
+                                   for i in range(workers)}, addr=_bind_addr())
+    return tel

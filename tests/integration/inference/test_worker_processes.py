@@ -1,6 +1,7 @@
 """MLMESH_INFERENCE_WORKERS=2: two processes answer on one gRPC port (the
-kernel spreads connections over them), each counts its own requests on its own
-metrics port, and SIGTERM to the first stops both. A fixed port is required."""
+kernel spreads connections over them), each counts its own requests, the one
+metrics port a pod is scraped on shows both workers' counts (labelled by
+worker), and SIGTERM to the first stops both. A fixed port is required."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from inference.app import build, main
 from inference.settings import Settings
@@ -28,25 +30,33 @@ def _serve(settings: Settings) -> None:
     raise SystemExit(main(settings))
 
 
-def _two_free_ports() -> int:
-    """A port p with p + 1 free too (metrics of worker 0 and worker 1)."""
+def _three_free_ports() -> int:
+    """A port p with p + 1 and p + 2 free too (the merged metrics, then
+    worker 0's and worker 1's own)."""
     import socket
 
     for _ in range(50):
         p = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p + 1))
-            except OSError:
-                continue
+        try:
+            for q in (p + 1, p + 2):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", q))
+        except OSError:
+            continue
         return p
-    raise RuntimeError("no two adjacent free ports")
+    raise RuntimeError("no three adjacent free ports")
 
 
-def _requests_served(port: int) -> float:
+def _requests_served(port: int) -> dict[str, float]:
+    """inference_requests_total per worker label ("" on a worker's own port)."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("inference_requests_total{"))
+    out: dict[str, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for smp in fam.samples:
+            if smp.name == "inference_requests_total":
+                w = smp.labels.get("worker", "")
+                out[w] = out.get(w, 0.0) + smp.value
+    return out
 
 
 def _wait_metrics(ports: list[int], timeout: float = 120) -> None:
@@ -62,13 +72,13 @@ def _wait_metrics(ports: list[int], timeout: float = 120) -> None:
 
 
 def test_two_worker_processes_share_the_port(inference_env: Any) -> None:
-    grpc_port, metrics = free_port(), _two_free_ports()
+    grpc_port, metrics = free_port(), _three_free_ports()
     settings = inference_env.settings(grpc_port=grpc_port, metrics_port=metrics, workers=2,
                                       watch_alerts=False, cache_size=0)
     proc = multiprocessing.get_context("spawn").Process(target=_serve, args=(settings,))
     proc.start()
     try:
-        _wait_metrics([metrics, metrics + 1])
+        _wait_metrics([metrics, metrics + 1, metrics + 2])
         answered = 0
         for i in range(CHANNELS):
             # a channel of its own connection (grpc shares subchannels by default)
@@ -82,15 +92,19 @@ def test_two_worker_processes_share_the_port(inference_env: Any) -> None:
                     assert resp.request_id == f"w-{i}-{j}" and resp.model_version
                     assert 0.0 <= resp.score <= 1.0
                     answered += 1
-        served = [_requests_served(metrics), _requests_served(metrics + 1)]
+        merged = _requests_served(metrics)  # the pod's one scrape port
+        served = [merged.get("0", 0.0), merged.get("1", 0.0)]
+        assert set(merged) == {"0", "1"}
         assert sum(served) == answered == CHANNELS * CALLS
+        assert served == [sum(_requests_served(metrics + 1).values()),
+                          sum(_requests_served(metrics + 2).values())]
         assert all(n > 0 for n in served), f"one worker took every connection: {served}"
         assert proc.pid is not None
         os.kill(proc.pid, signal.SIGTERM)
         proc.join(60)
         assert proc.exitcode == 0
         with pytest.raises(OSError):
-            _requests_served(metrics + 1)  # the second worker is gone too
+            _requests_served(metrics + 2)  # the second worker is gone too
     finally:
         if proc.is_alive():
             proc.kill()
