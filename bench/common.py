@@ -89,7 +89,7 @@ def _raw_consume_once(bootstrap: str, topic: str, n: int) -> float:
     timeout). librdkafka postpones a partition's next fetch by
     ``fetch.queue.backoff.ms`` (1 s) once its prefetch queue is over
     ``queued.min.messages``: at the defaults most 200,000-record passes
-    stalled a second and read ~181,000/s instead of ~1.2 million/s."""
+    stalled a second and read ~181,000/s instead of 0.7-1.4 million/s."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4().hex[:6]}",
