@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import urllib.request
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -40,7 +41,7 @@ def worker_metrics_port(base: int, worker: int, workers: int) -> int:
 class FanInCollector(Collector):
     """Every worker's samples, merged per family and labelled by worker."""
 
-    def __init__(self, ports: Mapping[int, int], timeout_s: float = 2.0) -> None:
+    def __init__(self, ports: Mapping[int, int], timeout_s: float = 5.0) -> None:
         self.ports = dict(ports)
         self.timeout_s = timeout_s
 
@@ -49,13 +50,20 @@ class FanInCollector(Collector):
         with urllib.request.urlopen(url, timeout=self.timeout_s) as resp:
             return str(resp.read().decode("utf-8"))
 
+    def _families(self, port: int) -> list[Metric]:
+        return list(text_string_to_metric_families(self._scrape(port)))
+
     def collect(self) -> Iterable[Metric]:
         merged: dict[str, Metric] = {}
         up = GaugeMetricFamily("mlmesh_worker_up", "1 if the worker's metrics answered "
                                "this scrape, else 0", labels=[WORKER_LABEL])
-        for worker, port in sorted(self.ports.items()):
+        ordered = sorted(self.ports.items())
+        # all workers at once: a busy one costs the scrape one timeout, not one each
+        with ThreadPoolExecutor(max_workers=len(ordered) or 1) as pool:
+            futures = [(w, p, pool.submit(self._families, p)) for w, p in ordered]
+        for worker, port, future in futures:
             try:
-                families = list(text_string_to_metric_families(self._scrape(port)))
+                families = future.result()
             except (OSError, ValueError) as exc:
                 log.warning("worker metrics unavailable",
                             extra={"worker": worker, "port": port, "error": str(exc)[:200]})
