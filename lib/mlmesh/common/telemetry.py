@@ -99,6 +99,9 @@ def init_worker_telemetry(service: str, metrics_port: int, worker: int,
 
     tel = init_telemetry(service, worker_metrics_port(metrics_port, worker, workers))
     if metrics_port and workers > 1 and worker == 0:
-        start_fanin(metrics_port, {i: worker_metrics_port(metrics_port, i, workers)
-                                   for i in range(workers)}, addr=_bind_addr())
+        with _lock:  # once per process, like the endpoints above
+            if metrics_port not in _prom_ports:
+                start_fanin(metrics_port, {i: worker_metrics_port(metrics_port, i, workers)
+                                           for i in range(workers)}, addr=_bind_addr())
+                _prom_ports.add(metrics_port)
     return tel
