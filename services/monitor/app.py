@@ -6,8 +6,9 @@ Processing guarantee: faust's at-least-once (offsets are committed every
 flushed). What makes the monitor's own state exactly-once is the per-record
 offset watermark (see :mod:`monitor.state`): after a restart faust restores the
 tables from their changelogs, re-delivers records after the last committed
-offset, and every record whose offset is at or below its window record's
-watermark is skipped. Upstream duplicates (same request_id/doc_id/label_id at
+offset (partitions never committed from their first offset:
+:mod:`monitor.seek`), and every record whose offset is at or below its window
+record's watermark is skipped. Upstream duplicates (same request_id/doc_id/label_id at
 another offset) are dropped through the ``seen`` table.
 """
 
@@ -25,6 +26,7 @@ from mlmesh.common.telemetry import init_telemetry
 from monitor import agents, otel, web
 from monitor.evaluator import Evaluator, alert_proto
 from monitor.lagprobe import LagProbe
+from monitor.seek import MonitorApp
 from monitor.settings import Settings
 from monitor.state import Monitor
 
@@ -39,7 +41,7 @@ def _recovered(app: faust.App) -> bool:
 def build_app(settings: Settings) -> tuple[faust.App, Monitor]:
     s = settings
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = MonitorApp(
         s.app_id,
         broker="kafka://" + ";".join(b.strip() for b in s.kafka_bootstrap.split(",")),
         store="memory://",

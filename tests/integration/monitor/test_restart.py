@@ -60,8 +60,12 @@ def test_restart_resumes_without_double_counting(monitor_factory: Any) -> None:
                      "after SIGKILL")
     time.sleep(1.5)
     s = mon.summary()
-    # re-delivered records below the watermark are skipped, not counted again
-    assert s["replayed"].get("predictions", 0) == uncommitted, (s["replayed"], committed)
+    # re-delivered records below the watermark are skipped, not counted again.
+    # At least the uncommitted ones: faust seeks back to the committed offsets
+    # after every rebalance, and a partition still without a commit goes back to
+    # its first offset each time (monitor.seek), so a second rebalance while the
+    # restarted member catches up re-delivers (and skips) more.
+    assert s["replayed"].get("predictions", 0) >= uncommitted, (s["replayed"], committed)
     assert s["processed"]["predictions"] == 600
     assert s["duplicates"]["predictions"] == 100
     assert _total(s, "predictions_rate_total", model_version="v1") == 1700

@@ -1,0 +1,62 @@
+"""A faust consumer whose "seek back to committed" also covers partitions that
+were never committed.
+
+faust re-delivers what it dropped during a rebalance by seeking every assigned
+partition back to its committed offset (``Consumer.perform_seek``: after table
+recovery, and whenever a fetch finds the flow stopped, with the stream queues
+cleared). aiokafka's ``seek_to_committed`` only seeks partitions whose
+committed offset is above 0, so a source partition the group never committed
+(a first start, or a restart after a SIGKILL with nothing committed yet) stays
+wherever its fetcher got to: records fetched and then dropped in between are
+never read again. A CI run lost a whole uncommitted batch that way. Here such
+a partition is sent back to its first offset instead, the point
+``auto_offset_reset="earliest"`` would have read it from; whatever was already
+folded in is a replay the per-record offset watermark skips
+(:mod:`monitor.state`).
+
+faust's own topics (changelogs, the assignor's leader topic: every one named
+``<app id>-...``) are left to faust: table recovery positions those itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+log = logging.getLogger(__name__)
+
+
+def never_committed(committed: Mapping[Any, int | None], app_id: str) -> list[Any]:
+    """Source partitions (not faust's ``<app id>-...`` topics) without a
+    committed position (None, or 0, which aiokafka does not seek to either)."""
+    internal = f"{app_id}-"
+    return sorted((tp for tp, offset in committed.items()
+                   if not offset and not tp.topic.startswith(internal)),
+                  key=lambda tp: (tp.topic, tp.partition))
+
+
+class SeekFromStartConsumer(faust_aiokafka.Consumer):
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed: Mapping[TP, int] = await super().seek_to_committed()
+        fresh = never_committed(committed, self.app.conf.id)
+        if fresh:
+            log.info("no committed offset: reading from the first offset",
+                     extra={"partitions": [f"{tp.topic}[{tp.partition}]" for tp in fresh]})
+            await self._thread.seek_to_beginning(*fresh)
+        return committed
+
+
+class SeekFromStartTransport(faust_aiokafka.Transport):
+    Consumer = SeekFromStartConsumer
+
+
+class MonitorApp(faust.App):
+    """faust.App on the transport above (the producer transport is unchanged)."""
+
+    def _new_transport(self) -> Any:
+        return SeekFromStartTransport(self.conf.broker_consumer, self)
