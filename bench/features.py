@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,8 @@ class _Watch:
 
         self._parse = feature_update_pb2.FeatureUpdate.FromString
         self.newest_5m = 0
+        self._results: Counter[str] = Counter()  # window results read, per feature view
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._consumer = Consumer({"bootstrap.servers": bootstrap,
                                    "group.id": f"watch-{uuid.uuid4().hex[:6]}",
@@ -127,8 +130,14 @@ class _Watch:
             for msg in self._consumer.consume(5000, 0.2):
                 if msg.error() is None:
                     u = self._parse(msg.value() or b"")
+                    with self._lock:
+                        self._results[u.feature_view] += 1
                     if u.feature_view == "user_activity_5m":
                         self.newest_5m = max(self.newest_5m, u.window_end.ToMilliseconds())
+
+    def results(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._results)
 
     def wait_past(self, ms: int) -> float:
         """Seconds until a 5-minute window ending at or after ``ms`` is committed."""
@@ -221,9 +230,15 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         # the generated operators); sustained: the next hour's backlog, same size,
         # on the warm job - the figure the target is about
         cold_s = watch.wait_past(end_a + MIN)
+        seen_a = watch.results()
         end_b = _backlog(bootstrap, topics.events, backlog, users, end_a + 3 * MIN, 2)
         job_s = watch.wait_past(end_b + MIN)
+        warm = watch.results() - seen_a
         watch.close()
+        # what the job writes while it reads: one window result per user and
+        # view per slide (and a zero row per first empty window)
+        result["job_window_results_warm"] = dict(sorted(warm.items()))
+        result["job_window_results_per_event_warm"] = round(sum(warm.values()) / backlog, 3)
         result.update(raw_consume_events_per_s=round(raw), job_events_per_s=round(backlog / job_s),
                       job_backlog_seconds=round(job_s, 2),
                       job_cold_events_per_s=round(backlog / cold_s),
