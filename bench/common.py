@@ -105,6 +105,23 @@ def _raw_consume_once(bootstrap: str, topic: str, n: int) -> float:
     return rate
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process and every descendant
+    alive now (a JVM started by a Python launcher, say): the difference over a
+    phase is what the phase cost, whatever else the shared machine runs."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in (root, *root.children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def raw_consume_rate(bootstrap: str, topic: str, n: int,
                      runs: int = 3) -> tuple[float, list[float]]:
     """Median of ``runs`` passes (and every pass, for the record)."""

@@ -40,7 +40,7 @@ for _p in ("", "lib", "gen/python", "services", "tests/integration/features"):
 
 from confluent_kafka import Consumer, Producer  # noqa: E402
 
-from bench.common import raw_consume_rate  # noqa: E402
+from bench.common import raw_consume_rate, tree_cpu_seconds  # noqa: E402
 
 log = logging.getLogger("bench.features")
 MIN = 60_000
@@ -216,7 +216,9 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
     topics.create(bootstrap)
     start = (int(time.time() * 1000) - 4 * 60 * MIN) // MIN * MIN
     end_a = _backlog(bootstrap, topics.events, backlog, users, start, 1)
+    cpu_raw = time.process_time()
     raw, raw_runs = raw_consume_rate(bootstrap, topics.events, backlog)
+    cpu_raw = time.process_time() - cpu_raw  # this process: the reader and librdkafka's threads
     state = Path(tempfile.mkdtemp(prefix="bench-features-"))
     comp = job(state, bootstrap, topics, checkpoint_ms)
     result: dict[str, Any] = {"backlog_events": backlog, "users": users,
@@ -231,9 +233,16 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         # on the warm job - the figure the target is about
         cold_s = watch.wait_past(end_a + MIN)
         seen_a = watch.results()
+        assert comp.pid is not None
+        cpu_job = tree_cpu_seconds(comp.pid)
         end_b = _backlog(bootstrap, topics.events, backlog, users, end_a + 3 * MIN, 2)
         job_s = watch.wait_past(end_b + MIN)
+        cpu_job = tree_cpu_seconds(comp.pid) - cpu_job
         warm = watch.results() - seen_a
+        # CPU per event: less exposed to the shared machine's load than the rates
+        result["job_cpu_us_per_event_warm"] = round(cpu_job / backlog * 1e6, 1)
+        result["raw_consume_cpu_us_per_event"] = round(cpu_raw / (len(raw_runs) * backlog) * 1e6,
+                                                       2)
         watch.close()
         # what the job writes while it reads: one window result per user and
         # view per slide (and a zero row per first empty window)
@@ -330,6 +339,10 @@ def main() -> int:
         ratio("the same, first backlog straight after start-up (cold JVM) vs raw consume",
               result["job_cold_events_per_s"], result["raw_consume_events_per_s"], None,
               "events/s", note="context: JIT warm-up and first checkpoints included"),
+        ratio("features job CPU per event (warm backlog, all its processes) vs the raw "
+              "read's CPU per event", result["job_cpu_us_per_event_warm"],
+              result["raw_consume_cpu_us_per_event"], None, "us", higher_is_better=False,
+              note="context: less exposed to the shared machine's load than the rates"),
         ratio("window close -> visible online p99, SQLite online store (baseline = target)",
               result["close_to_online_p99_ms"], 1000.0, 1.0, "ms", higher_is_better=False),
         ratio("window close -> visible online p99, Redis online store (baseline = target)",

@@ -75,6 +75,11 @@ class FlinkJobComponent:
     def addresses(self) -> dict[str, str]:
         return {"rest": f"http://127.0.0.1:{self.rest_port}"}
 
+    @property
+    def pid(self) -> int | None:
+        """The job process this object started (its JVM is a child of it)."""
+        return self._proc.pid if self._proc is not None else None
+
     def command(self) -> list[str]:
         jar, functions = jars_root() / CONNECTOR_JAR, jars_root() / FUNCTIONS_JAR
         for path in (jar, functions):

@@ -156,7 +156,8 @@ def register_functions(t_env: StreamTableEnvironment) -> None:
     rule = (ids.ID_CHARS, ids.USER_ID_MAX, ids.USER_ID_RULE)
     functions = {"MLMESH_DECODE_USER_EVENT": jvm.DecodeUserEvent(*rule),
                  "MLMESH_DECODE_DOCUMENT": jvm.DecodeDocument(*rule),
-                 "MLMESH_ENCODE_FEATURE_UPDATE": jvm.EncodeFeatureUpdate()}
+                 "MLMESH_ENCODE_FEATURE_UPDATE": jvm.EncodeFeatureUpdate(),
+                 sql.EPOCH_MS_FN: jvm.EpochMillis()}
     for name, function in functions.items():
         # PyFlink registers Java functions by class name only; these need
         # constructor arguments, so the instance goes to the Java API directly.

@@ -113,11 +113,14 @@ def dedup_view(table: str) -> str:
 ) WHERE rn = 1"""
 
 
+EPOCH_MS_FN = "MLMESH_EPOCH_MS"
+
+
 def epoch_ms(col: str) -> str:
-    """TIMESTAMP(3) (local zone UTC) -> epoch ms as BIGINT, at second precision
-    (window bounds are whole minutes). Python operators in thread mode get
-    BIGINTs; TIMESTAMP values would arrive as Java objects."""
-    return f"UNIX_TIMESTAMP(CAST({col} AS STRING)) * 1000"
+    """TIMESTAMP(3) (local zone UTC) -> epoch ms as BIGINT, exact, through the
+    JVM function ``EpochMillis`` (no string round trip). Python operators in
+    thread mode get BIGINTs; TIMESTAMP values would arrive as Java objects."""
+    return f"{EPOCH_MS_FN}({col})"
 
 
 def _zeros(view: ViewSpec) -> str:
