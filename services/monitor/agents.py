@@ -159,9 +159,13 @@ def process_batch(mon: Monitor, kind: str, events: Sequence[Any]) -> int:
         wm = int(live.get("wm", -1))
         changed = False
         for offset, ts, value in items:
+            # one batch can hold an offset twice (faust seeks back after a
+            # rebalance while earlier deliveries still sit in the agent's
+            # buffer): the watermark moves with each record, never backwards
             if offset <= wm:
                 rt.replayed[kind] = rt.replayed.get(kind, 0) + 1
                 continue
+            wm = offset
             try:
                 apply(mon, live, topic, part, offset, ts, value or b"")
             except (DecodeError, ValueError) as exc:

@@ -60,3 +60,9 @@ class MonitorApp(faust.App):
 
     def _new_transport(self) -> Any:
         return SeekFromStartTransport(self.conf.broker_consumer, self)
+
+
+# mode names a service's logger after its class's module; keep these two under
+# faust's logger names (and the WARNING floor mlmesh.common.logging gives them)
+SeekFromStartConsumer.logger = faust_aiokafka.Consumer.logger
+MonitorApp.logger = faust.App.logger

@@ -107,6 +107,31 @@ class MonitorProcess:
         raise TimeoutError(f"monitor: {what} not reached in {timeout}s; last processed="
                            f"{last.get('processed')}\n{self.log_tail()}")
 
+    def wait_changelogs_settled(self, quiet_s: float = 2.0,
+                                timeout: float = 60.0) -> dict[tuple[str, int], int]:
+        """Wait until the end offsets of the app's changelog topics
+        (``<app id>-...-changelog``) have not moved for ``quiet_s``: every table
+        write made so far is then on the broker (faust sends them
+        asynchronously, and a loaded host can take seconds). Returns them."""
+        from monitor.lagprobe import LagProbe
+
+        probe = LagProbe(self.bootstrap)
+        meta = probe.admin.list_topics(timeout=10)
+        parts = {(name, p) for name, t in meta.topics.items()
+                 if name.startswith(f"{self.app_id}-") and name.endswith("-changelog")
+                 for p in t.partitions}
+        deadline = time.monotonic() + timeout
+        last = probe.end_offsets(parts)
+        since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            now = probe.end_offsets(parts)
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return last
+        raise TimeoutError(f"monitor changelogs still moving after {timeout}s: {last}")
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
