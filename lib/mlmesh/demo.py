@@ -65,9 +65,16 @@ def pct(values: list[float], p: float) -> float:
 
 
 def workload(cfg: DemoConfig) -> list[Record]:
+    """The run's records, stamped with the times they will be sent at: the span
+    starts now and lasts as long as the paced stream (the generator's default
+    span ends now, which put every record a whole span in the past when it was
+    sent and added that span to freshness and doc -> searchable)."""
     events = int(cfg.seconds * cfg.rate)
+    start_ms = int(time.time() * 1000)
     recs = list(Workload(WorkloadConfig(users=cfg.users, events=events, doc_ratio=cfg.doc_ratio,
-                                        span_s=cfg.seconds, seed=cfg.seed)).records())
+                                        span_s=cfg.seconds,
+                                        end_ms=start_ms + int(cfg.seconds * 1000),
+                                        seed=cfg.seed)).records())
     for rec in recs:
         if rec.kind == "user_event":
             ts = rec.msg.event_time  # type: ignore[union-attr]
