@@ -156,8 +156,7 @@ def process_batch(mon: Monitor, kind: str, events: Sequence[Any]) -> int:
         key = (f"{topic}|{part}", window)
         raw = mon.agg_table.data.get(key)
         live = rec.hydrate(raw) if raw else {}
-        wm = int(live.get("wm", -1))
-        changed = False
+        wm = first_wm = int(live.get("wm", -1))
         for offset, ts, value in items:
             # one batch can hold an offset twice (faust seeks back after a
             # rebalance while earlier deliveries still sit in the agent's
@@ -174,10 +173,9 @@ def process_batch(mon: Monitor, kind: str, events: Sequence[Any]) -> int:
                                                         "offset": offset, "error": str(exc)})
                 if kind in SOLE_CONSUMER:
                     dead_letter(mon, topic, part, offset, value or b"", exc)
-            live["wm"] = offset
-            changed = True
             applied += 1
-        if changed:
+        if wm > first_wm:
+            live["wm"] = wm
             mon.agg_table[key] = rec.dehydrate(live)
             rt.dirty.add((kind, window[0], window[1]))
     mon.seen.flush()

@@ -23,6 +23,15 @@ from mlmesh.kafka.topics import TopicSpec, ensure_topics, load_topics
 from mlmesh.localstack.base import free_port
 
 
+class MemoryTable(dict):  # type: ignore[type-arg]
+    """For unit tests: the part of a faust table the monitor's state code uses
+    (item assignment and ``.data``), in memory."""
+
+    @property
+    def data(self) -> dict[Any, Any]:
+        return self
+
+
 def mesh_topics(bootstrap: str, prefix: str) -> list[str]:
     """Create every topic of deploy/topics.yaml under ``prefix``."""
     specs = [TopicSpec(prefix + s.name, s.partitions, s.replication_factor, s.config)

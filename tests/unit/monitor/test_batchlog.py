@@ -1,20 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
-
 from monitor.state import BatchLog
-
-
-class FakeTable(dict):  # type: ignore[type-arg]
-    """The part of a faust table BatchLog uses: item assignment and ``.data``."""
-
-    @property
-    def data(self) -> dict[Any, Any]:
-        return self
+from monitor.testkit import MemoryTable
 
 
 def test_sources_with_same_partition_and_offset_do_not_overwrite() -> None:
-    table = FakeTable()
+    table = MemoryTable()
     log = BatchLog(table, "seen", ttl=600.0)
     log.put("predictions:r1", "0:0", "predictions|0", 0, 1000.0)
     log.put("embeddings:d1", "0:0", "embeddings|0", 0, 1000.0)
@@ -26,7 +17,7 @@ def test_sources_with_same_partition_and_offset_do_not_overwrite() -> None:
 
 
 def test_first_and_last_semantics_and_expiry() -> None:
-    table = FakeTable()
+    table = MemoryTable()
     first = BatchLog(table, "seen", ttl=100.0, keep="first")
     last = BatchLog(table, "last", ttl=100.0, keep="last")
     for off in (5, 9):

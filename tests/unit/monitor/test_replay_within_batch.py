@@ -12,25 +12,18 @@ from monitor import synthetic as sy
 from monitor.agents import process_batch
 from monitor.metrics import records as rec
 from monitor.state import BatchLog, Runtime
+from monitor.testkit import MemoryTable
 
 TOPIC = "t.predictions"
 TS = 1_796_000_000.0  # seconds; every record in one 5 s window
 
 
-class FakeTable(dict):  # type: ignore[type-arg]
-    """The part of a faust table the agents use: item assignment and ``.data``."""
-
-    @property
-    def data(self) -> dict[Any, Any]:
-        return self
-
-
 def _monitor() -> Any:
     return SimpleNamespace(
         settings=SimpleNamespace(window_s=5.0, topic_prefix="t."),
-        agg_table=FakeTable(), runtime=Runtime(),
-        seen=BatchLog(FakeTable(), "seen", 600.0, keep="first"),
-        last_pred=BatchLog(FakeTable(), "last", 3600.0, keep="last"))
+        agg_table=MemoryTable(), runtime=Runtime(),
+        seen=BatchLog(MemoryTable(), "seen", 600.0, keep="first"),
+        last_pred=BatchLog(MemoryTable(), "last", 3600.0, keep="last"))
 
 
 def _events(offsets: list[int], part: int = 0) -> list[Any]:
