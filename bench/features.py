@@ -331,6 +331,9 @@ def main() -> int:
         if broker is not None:
             broker.stop()
     from bench.common import ratio, write
+    from bench.features_online_write import ROWS, online_write_ab
+
+    result["online_write_1000_rows_sqlite"] = online_write_ab()
 
     ratios = [
         ratio("features job, warm (JVM decode, dedup, 4 window kinds + zero rows, EOS sink) "
@@ -348,6 +351,11 @@ def main() -> int:
         ratio("window close -> visible online p99, Redis online store (baseline = target)",
               result["close_to_online_redis_p99_ms"], 1000.0, 1.0, "ms", higher_is_better=False,
               note="the same results, written by a second writer at the same time"),
+        *(ratio(f"feature writer's online write ({view}, {ROWS} rows, SQLite) vs Feast's "
+                "DataFrame write of the same rows", t["writer_ms"], t["feast_dataframe_ms"],
+                None, "ms", higher_is_better=False,
+                note="context: both read the stored window ends first")
+          for view, t in result["online_write_1000_rows_sqlite"].items()),
         ratio("Python window operator vs Flink SQL window, wall time on the same sample",
               result["window_choice"]["python_s"], result["window_choice"]["sql_s"], None, "s",
               higher_is_better=False, note="why the windows are SQL"),

@@ -3,7 +3,14 @@ append-only Parquet offline writes, online reads.
 
 Online: a row is written only if its window end is not older than the stored
 one (SQLite's upsert would let a replayed, older result overwrite a newer
-one). Offline: every window result is appended as a Parquet file per batch
+one). Writes and the window-end reads behind that rule go straight to Feast's
+online store interface (``online_write_batch`` / ``online_read`` of the
+store's provider, the calls ``write_to_online_store`` and
+``get_online_features`` end in), with the value protos built here: the
+DataFrame -> Arrow -> proto conversion and the response building add to
+the store's own work (``bench/features_online_write.py`` times both).
+
+Offline: every window result is appended as a Parquet file per batch
 (no pandas index) under ``<offline_dir>/<view>/``; replays may repeat identical
 rows, which point-in-time joins resolve to the same values.
 """
@@ -11,6 +18,7 @@ rows, which point-in-time joins resolve to the same values.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -78,6 +86,7 @@ class FeastStore:
         self.online = online
         self.redis_url = redis_url
         self._store: Any = None
+        self._views: dict[str, Any] = {}
 
     def open(self, apply: bool = True) -> Any:
         if self._store is not None:
@@ -133,9 +142,41 @@ class FeastStore:
             fresh = [r for u, r in newest.items()
                      if (have := stored.get(u)) is None or r.window_end_ms >= have]
             if fresh:
-                self.open().write_to_online_store(view, self._frame(view, fresh))
+                store = self.open()
+                store.provider.online_write_batch(
+                    store.config, self._view(view), [self._online_row(r) for r in fresh], None)
                 written += len(fresh)
         return written
+
+    def _view(self, name: str) -> Any:
+        if name not in self._views:
+            self._views[name] = self.open().get_feature_view(name)
+        return self._views[name]
+
+    @staticmethod
+    def _entity_key(user_id: str) -> Any:
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        return EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(string_val=user_id)])
+
+    def _online_row(self, row: FeatureRow) -> tuple[Any, dict[str, Any], datetime, datetime]:
+        """One row as Feast's online stores take it, typed as the view's schema
+        (Int64 counts, Float64 otherwise; NaN is null, as Feast converts it)."""
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        spec = VIEWS[row.view]
+        values: dict[str, Any] = {}
+        for f in spec.features:
+            v = float(row.values.get(f, 0.0))
+            if math.isnan(v):
+                values[f] = Value()
+            elif spec.is_count(f):
+                values[f] = Value(int64_val=round(v))
+            else:
+                values[f] = Value(double_val=v)
+        return (self._entity_key(row.user_id), values, _utc(row.window_end_ms),
+                _utc(row.emitted_ms))
 
     def write_offline(self, rows: Iterable[FeatureRow]) -> None:
         """Append every window result (one row per window: two emissions of
@@ -177,19 +218,16 @@ class FeastStore:
 
     # ---- reads --------------------------------------------------------------
     def online_window_ends(self, view: str, users: list[str]) -> dict[str, int | None]:
-        """Stored window end (ms, second precision) per user for ``view``; None if
-    nothing stored."""
+        """Stored window end (epoch ms; SQLite keeps whole seconds, Redis ms) per
+        user for ``view``; None if nothing stored."""
         if not users:
             return {}
-        first = VIEWS[view].features[0]
-        resp = self.open().get_online_features(
-            features=[f"{view}:{first}"], entity_rows=[{JOIN_KEY: u} for u in users],
-        ).to_dict(include_event_timestamps=True)
-        out: dict[str, int | None] = {}
-        for user, ts in zip(resp[JOIN_KEY], resp.get(f"{first}__ts", []), strict=False):
-            # Feast reports event timestamps as whole epoch seconds (0 = none)
-            out[user] = int(ts) * 1000 if isinstance(ts, int) and ts > 0 else None
-        return out
+        store = self.open()
+        found = store.provider.online_read(
+            store.config, self._view(view), [self._entity_key(u) for u in users],
+            [VIEWS[view].features[0]])
+        return {user: (int(ts.timestamp() * 1000) if ts is not None else None)
+                for user, (ts, _values) in zip(users, found, strict=True)}
 
     def read_user(self, user_id: str) -> list[OnlineValue]:
         store = self.open(apply=False)
