@@ -144,7 +144,7 @@ class FeastStore:
             if fresh:
                 store = self.open()
                 store.provider.online_write_batch(
-                    store.config, self._view(view), [self._online_row(r) for r in fresh], None)
+                    store.config, self._view(view), self._online_rows(view, fresh), None)
                 written += len(fresh)
         return written
 
@@ -154,29 +154,35 @@ class FeastStore:
         return self._views[name]
 
     @staticmethod
-    def _entity_key(user_id: str) -> Any:
+    def _entity_keys(users: list[str]) -> list[Any]:
         from feast.protos.feast.types.EntityKey_pb2 import EntityKey
         from feast.protos.feast.types.Value_pb2 import Value
 
-        return EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(string_val=user_id)])
+        return [EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(string_val=u)])
+                for u in users]
 
-    def _online_row(self, row: FeatureRow) -> tuple[Any, dict[str, Any], datetime, datetime]:
-        """One row as Feast's online stores take it, typed as the view's schema
+    def _online_rows(self, view: str, rows: list[FeatureRow]
+                     ) -> list[tuple[Any, dict[str, Any], datetime, datetime]]:
+        """Rows as Feast's online stores take them, typed as the view's schema
         (Int64 counts, Float64 otherwise; NaN is null, as Feast converts it)."""
         from feast.protos.feast.types.Value_pb2 import Value
 
-        spec = VIEWS[row.view]
-        values: dict[str, Any] = {}
-        for f in spec.features:
-            v = float(row.values.get(f, 0.0))
-            if math.isnan(v):
-                values[f] = Value()
-            elif spec.is_count(f):
-                values[f] = Value(int64_val=round(v))
-            else:
-                values[f] = Value(double_val=v)
-        return (self._entity_key(row.user_id), values, _utc(row.window_end_ms),
-                _utc(row.emitted_ms))
+        spec = VIEWS[view]
+        int_typed = {f: spec.is_count(f) for f in spec.features}
+        keys = self._entity_keys([r.user_id for r in rows])
+        out = []
+        for key, row in zip(keys, rows, strict=True):
+            values: dict[str, Any] = {}
+            for f, is_count in int_typed.items():
+                v = float(row.values.get(f, 0.0))
+                if math.isnan(v):
+                    values[f] = Value()
+                elif is_count:
+                    values[f] = Value(int64_val=round(v))
+                else:
+                    values[f] = Value(double_val=v)
+            out.append((key, values, _utc(row.window_end_ms), _utc(row.emitted_ms)))
+        return out
 
     def write_offline(self, rows: Iterable[FeatureRow]) -> None:
         """Append every window result (one row per window: two emissions of
@@ -224,7 +230,7 @@ class FeastStore:
             return {}
         store = self.open()
         found = store.provider.online_read(
-            store.config, self._view(view), [self._entity_key(u) for u in users],
+            store.config, self._view(view), self._entity_keys(users),
             [VIEWS[view].features[0]])
         return {user: (int(ts.timestamp() * 1000) if ts is not None else None)
                 for user, (ts, _values) in zip(users, found, strict=True)}
