@@ -44,6 +44,11 @@ from bench.common import raw_consume_rate, tree_cpu_seconds  # noqa: E402
 
 log = logging.getLogger("bench.features")
 MIN = 60_000
+# The live phase's first seconds close the backlog users' last windows at once
+# (1,000 users go idle together: their last 5-minute windows, zero rows and
+# sessions): the live p99 (the target's figure) includes them; the p99 of the
+# rows that went online after this many seconds is reported beside it.
+SETTLE_S = 10
 
 
 def _events(n: int, users: int, start: int, step_ms: float, seed: int) -> list[tuple[str, int,
@@ -95,13 +100,19 @@ class _Hist:
 
     def __init__(self) -> None:
         self.live: list[float] = []
+        self.live_at: list[float] = []  # wall clock (epoch s) each live row went online
         self.catch_up: list[float] = []
         self.live_from = 0
         self.enabled = False
 
     def observe(self, row: Any, seconds: float) -> None:
-        if self.enabled:
-            (self.live if row.window_end_ms > self.live_from else self.catch_up).append(seconds)
+        if not self.enabled:
+            return
+        if row.window_end_ms > self.live_from:
+            self.live.append(seconds)
+            self.live_at.append(time.time())
+        else:
+            self.catch_up.append(seconds)
 
 
 class _Watch:
@@ -184,25 +195,27 @@ def _writer_process(bootstrap: str, topic: str, state_dir: str, online: str, red
     from mlmesh.kafka.producer import MeshProducer
     from mlmesh.kafka.sink import SinkLoop
 
-    store = FeastStore(Path(state_dir), online=online, redis_url=redis_url)
+    settings = WriterSettings()
+    store = FeastStore(Path(state_dir), online=online, redis_url=redis_url,
+                       window_end_cache=settings.window_end_cache)
     store.open()
     hist = _Hist()
     hist.live_from, hist.enabled = live_from, True
-    settings = WriterSettings()
     signal = StopSignal()
     loop = SinkLoop(consumer_config=consumer_config(bootstrap, f"bw-{uuid.uuid4().hex[:6]}",
                                                     "bench-writer", auto_offset_reset="latest"),
                     topics=[topic], handle_batch=BatchWriter(store, observe=hist.observe),
                     service="bench", stop=signal,
                     dlq_producer=MeshProducer(producer_config(bootstrap, "b")),
-                    batch_size=settings.batch_size, poll_timeout=settings.poll_timeout_s)
+                    batch_size=settings.batch_size, poll_timeout=settings.poll_timeout_s,
+                    on_rebalance=store.forget_window_ends)
     thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()
     ready.set()
     stop.wait()
     signal.set()
     thread.join(30)
-    out.put((online, hist.live, hist.catch_up))
+    out.put((online, hist.live, hist.live_at, hist.catch_up))
 
 
 def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
@@ -278,6 +291,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         rate = 200  # events per wall second
         ticks = int(live_s * 10)
         live = _producer(bootstrap)
+        settled = time.time() + SETTLE_S
         for i in range(ticks):
             rows = _events(rate // 10, users // 10 or 1, t_live + i * 6000, 600 / (rate // 10),
                            1000 + i)
@@ -289,9 +303,13 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         for proc, _ in procs:
             proc.join(30)
         redis.stop()
-        for name, lat, burst in observed:
+        for name, lat, lat_at, burst in observed:
             tag = "" if name == "sqlite" else f"_{name}"
+            steady = [v for v, at in zip(lat, lat_at, strict=True) if at >= settled]
             result.update({
+                f"close_to_online{tag}_after_{SETTLE_S}s_p99_ms": round(_pct(steady, 0.99) * 1000,
+                                                                        1),
+                f"live_window_results{tag}_after_{SETTLE_S}s": len(steady),
                 f"live_window_results{tag}": len(lat),
                 f"close_to_online{tag}_p50_ms": round(_pct(lat, 0.5) * 1000, 1),
                 f"close_to_online{tag}_p95_ms": round(_pct(lat, 0.95) * 1000, 1),
@@ -351,11 +369,22 @@ def main() -> int:
         ratio("window close -> visible online p99, Redis online store (baseline = target)",
               result["close_to_online_redis_p99_ms"], 1000.0, 1.0, "ms", higher_is_better=False,
               note="the same results, written by a second writer at the same time"),
-        *(ratio(f"feature writer's online write ({view}, {ROWS} rows, SQLite) vs Feast's "
-                "DataFrame write of the same rows", t["writer_ms"], t["feast_dataframe_ms"],
-                None, "ms", higher_is_better=False,
-                note="context: both read the stored window ends first")
-          for view, t in result["online_write_1000_rows_sqlite"].items()),
+        *(ratio(f"window close -> visible online p99 after the live phase's first {SETTLE_S} s, "
+                f"{name} (baseline = target)",
+                result[f"close_to_online{tag}_after_{SETTLE_S}s_p99_ms"], 1000.0, None, "ms",
+                higher_is_better=False,
+                note="context: without the backlog users' last windows, which close together")
+          for name, tag in (("SQLite", ""), ("Redis", "_redis"))),
+        *(ratio(f"feature writer's online write ({view}, {ROWS} rows, SQLite) vs {base}",
+                t["writer_ms"], t[key], None, "ms", higher_is_better=False, note=note)
+          for view, t in result["online_write_1000_rows_sqlite"].items()
+          for key, base, note in (
+              ("feast_write_batch_ms", "Feast's online_write_batch, window ends read every write",
+               "the writer until 2026-12-02: bench/features_online_write.py"),
+              ("writer_uncached_ms", "itself with window_end_cache=0",
+               "what remembering the stored window ends saves"),
+              ("feast_dataframe_ms", "Feast's DataFrame write (write_to_online_store)",
+               "context: the writer before Feast's online store interface"))),
         ratio("Python window operator vs Flink SQL window, wall time on the same sample",
               result["window_choice"]["python_s"], result["window_choice"]["sql_s"], None, "s",
               higher_is_better=False, note="why the windows are SQL"),

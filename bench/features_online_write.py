@@ -1,7 +1,18 @@
-"""The feature writer's online write against Feast's own DataFrame write, in
-one process on one SQLite store: 1,000 rows per call, per view, alternating
-the two paths (both read the stored window ends first, as the writer's
-newest-window rule does). Part of ``bench/features.py``."""
+"""The feature writer's online write against Feast's own writes, in one
+process on one SQLite store: 1,000 rows per call, per view, alternating the
+paths. Each path applies the newest-window rule, which needs every user's
+stored window end:
+
+* ``writer_ms``: the writer as it is (its SQLite write, ``sqlite_online``; a
+  user's stored window end read once, then known from its own writes);
+* ``writer_uncached_ms``: the same with ``window_end_cache=0`` (read every call);
+* ``feast_write_batch_ms``: the window ends read every call and the rows through
+  Feast's ``SqliteOnlineStore.online_write_batch`` (the writer until 2026-12-02);
+* ``feast_dataframe_ms``: the window ends through ``get_online_features``, the
+  rows through ``write_to_online_store`` (DataFrame -> Arrow -> protos), as
+  the writer did before that.
+
+Part of ``bench/features.py``."""
 
 from __future__ import annotations
 
@@ -9,6 +20,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,21 +55,30 @@ def online_write_ab(views: tuple[str, ...] = ("user_activity_5m", "user_activity
                                               "user_sessions")) -> dict[str, Any]:
     from features.store import FeastStore
 
-    store = FeastStore(Path(tempfile.mkdtemp(prefix="bench-online-write-")))
+    state = Path(tempfile.mkdtemp(prefix="bench-online-write-"))
+    store = FeastStore(state)
     store.open()
+    uncached = FeastStore(state, window_end_cache=0)
+    uncached.open()
+    feast_batch = FeastStore(state, window_end_cache=0)
+    feast_batch.open()
+    feast_batch._sqlite = None  # Feast's own online_write_batch
+    paths: dict[str, Callable[[str, list[Any]], Any]] = {
+        "writer_ms": lambda _view, rows: store.write_online(rows),
+        "writer_uncached_ms": lambda _view, rows: uncached.write_online(rows),
+        "feast_write_batch_ms": lambda _view, rows: feast_batch.write_online(rows),
+        "feast_dataframe_ms": lambda view, rows: _feast_dataframe_write(store, view, rows),
+    }
     out: dict[str, Any] = {}
     end = 1_764_000_000_000
     for view in views:
-        times: dict[str, list[float]] = {"writer_ms": [], "feast_dataframe_ms": []}
+        times: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(REPS):
-            for name in times:
+            for name, write in paths.items():
                 end += 60_000  # a newer window each call: every row is written
                 rows = _rows(view, end)
                 t = time.perf_counter()
-                if name == "writer_ms":
-                    store.write_online(rows)
-                else:
-                    _feast_dataframe_write(store, view, rows)
+                write(view, rows)
                 times[name].append((time.perf_counter() - t) * 1000)
         out[view] = {k: round(statistics.median(v[2:]), 1) for k, v in times.items()}
     return out

@@ -23,5 +23,9 @@ class Settings(MeshSettings):
     # trickle is written as it comes (consume returns what is there).
     batch_size: int = field(5000, "records per Feast write, at most")
     poll_timeout_s: float = field(0.05, "consume() timeout; bounds added latency")
+    window_end_cache: int = field(
+        100_000, "users per feature view whose stored window end the writer remembers "
+        "(the newest-window rule then reads the store once per user, not once per batch; "
+        "0: read it every batch)")
     offline_dir: Path | None = field(None, "Parquet offline dir (<state>/features/offline)")
     metrics_port: int = field(19101, "Prometheus endpoint; answers once the writer is ready")

@@ -8,7 +8,15 @@ online store interface (``online_write_batch`` / ``online_read`` of the
 store's provider, the calls ``write_to_online_store`` and
 ``get_online_features`` end in), with the value protos built here: the
 DataFrame -> Arrow -> proto conversion and the response building add to
-the store's own work (``bench/features_online_write.py`` times both).
+the store's own work (``bench/features_online_write.py`` times both). The
+stored window end of each user this store has read or written is
+remembered (``window_end_cache`` users per view, the least recently written
+first out), so the rule reads a user's stored window once, not once per
+batch; the writer's consumer forgets them all at each rebalance, when
+another writer may have written those users. Hence one writer per user: one
+consumer group per online store, results keyed by user (the job's sink is).
+On a plain SQLite store the rows go through ``features.sqlite_online``
+(Feast's own upsert, one ``executemany`` per view).
 
 Offline: every window result is appended as a Parquet file per batch
 (no pandas index) under ``<offline_dir>/<view>/``; replays may repeat identical
@@ -20,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -80,13 +89,17 @@ class FeastStore:
 
     def __init__(self, state_dir: Path, online: str = "sqlite",
                  redis_url: str = "redis://127.0.0.1:6379/0",
-                 offline_dir: Path | None = None) -> None:
+                 offline_dir: Path | None = None, window_end_cache: int = 100_000) -> None:
         self.root = Path(state_dir).resolve() / "features"
         self.offline_dir = Path(offline_dir).resolve() if offline_dir else self.root / "offline"
         self.online = online
         self.redis_url = redis_url
         self._store: Any = None
         self._views: dict[str, Any] = {}
+        self._sqlite: Any = None  # SqliteOnlineWriter on a plain SQLite online store
+        self.window_end_cache = window_end_cache
+        # view -> user -> stored window end (ms; None: nothing stored)
+        self._ends: dict[str, OrderedDict[str, int | None]] = {}
 
     def open(self, apply: bool = True) -> Any:
         if self._store is not None:
@@ -115,6 +128,10 @@ class FeastStore:
             for spec in VIEWS.values():
                 (self.offline_dir / spec.name).mkdir(parents=True, exist_ok=True)
             store.apply(definitions(self.offline_dir).objects())
+        from features import sqlite_online
+
+        if self.online != "redis" and sqlite_online.supports(config):
+            self._sqlite = sqlite_online.SqliteOnlineWriter(store)
         self._store = store
         return store
 
@@ -138,15 +155,50 @@ class FeastStore:
                 cur = newest.get(row.user_id)
                 if cur is None or row.version >= cur.version:
                     newest[row.user_id] = row
-            stored = self.online_window_ends(view, list(newest))
+            stored = self._stored_window_ends(view, list(newest))
             fresh = [r for u, r in newest.items()
                      if (have := stored.get(u)) is None or r.window_end_ms >= have]
             if fresh:
                 store = self.open()
-                store.provider.online_write_batch(
-                    store.config, self._view(view), self._online_rows(view, fresh), None)
+                if self._sqlite is not None:
+                    self._sqlite.write(self._view(view), self._online_rows(view, fresh))
+                else:
+                    store.provider.online_write_batch(
+                        store.config, self._view(view), self._online_rows(view, fresh), None)
+                self._remember(view, fresh)
                 written += len(fresh)
         return written
+
+    def forget_window_ends(self) -> None:
+        """Read every user's stored window end from the store again (call it
+        when another writer may have written them: a consumer rebalance)."""
+        self._ends.clear()
+
+    def _stored_window_ends(self, view: str, users: list[str]) -> dict[str, int | None]:
+        if not self.window_end_cache:
+            return self.online_window_ends(view, users)
+        known = self._ends.setdefault(view, OrderedDict())
+        missing = [u for u in users if u not in known]
+        stored = self.online_window_ends(view, missing) if missing else {}
+        out = {u: stored[u] if u in stored else known[u] for u in users}
+        known.update(stored)
+        self._trim(known)
+        return out
+
+    def _remember(self, view: str, written: list[FeatureRow]) -> None:
+        """After a write: the window end each user now has (most recently
+        written last, the first to go when the cache is full)."""
+        if not self.window_end_cache:
+            return
+        known = self._ends.setdefault(view, OrderedDict())
+        for row in written:
+            known[row.user_id] = row.window_end_ms
+            known.move_to_end(row.user_id)
+        self._trim(known)
+
+    def _trim(self, known: OrderedDict[str, int | None]) -> None:
+        while len(known) > self.window_end_cache:
+            known.popitem(last=False)
 
     def _view(self, name: str) -> Any:
         if name not in self._views:

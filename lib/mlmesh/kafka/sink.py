@@ -9,6 +9,10 @@ When the store is unavailable ``handle_batch`` raises; the loop pauses the
 assignment (staying in the group), backs off exponentially and retries the
 same batch: nothing is skipped. Records the handler rejects go to
 ``<topic>.dlq`` (flushed) before the offsets that cover them are committed.
+
+``on_rebalance`` is called whenever partitions are assigned, revoked or
+lost (between batches, inside ``consume``): a handler that remembers what it
+wrote for the partitions it owns (a cache of the store) must forget it then.
 """
 
 from __future__ import annotations
@@ -56,7 +60,8 @@ class SinkLoop:
     def __init__(self, *, consumer_config: dict[str, Any], topics: list[str],
                  handle_batch: BatchHandler, service: str, stop: StopSignal,
                  dlq_producer: MeshProducer, batch_size: int = 500, poll_timeout: float = 0.2,
-                 max_backoff: float = 10.0, consumer: Consumer | None = None) -> None:
+                 max_backoff: float = 10.0, consumer: Consumer | None = None,
+                 on_rebalance: Callable[[], None] | None = None) -> None:
         self.topics = topics
         self.handle_batch = handle_batch
         self.service = service
@@ -66,10 +71,12 @@ class SinkLoop:
         self.poll_timeout = poll_timeout
         self.max_backoff = max_backoff
         self.consumer = consumer if consumer is not None else Consumer(consumer_config)
+        self.on_rebalance = on_rebalance
         self.stats = SinkStats()
 
     def run(self) -> SinkStats:
-        self.consumer.subscribe(self.topics)
+        self.consumer.subscribe(self.topics, on_assign=self._rebalanced,
+                                on_revoke=self._rebalanced, on_lost=self._rebalanced)
         log.info("sink loop started", extra={"topics": ",".join(self.topics)})
         try:
             while not self.stop.is_set():
@@ -80,6 +87,11 @@ class SinkLoop:
         finally:
             self._close()
         return self.stats
+
+    def _rebalanced(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("partitions rebalanced", extra={"partitions": len(partitions)})
+        if self.on_rebalance is not None:
+            self.on_rebalance()
 
     def _usable(self, msg: Message) -> bool:
         err = msg.error()

@@ -75,7 +75,7 @@ def main(settings: Settings) -> int:
     configure_logging("feature-writer", settings.log_level, settings.log_json)
     stop = StopSignal().install()
     store = FeastStore(settings.state_dir, settings.feast_online, settings.redis_url,
-                       settings.offline_dir)
+                       settings.offline_dir, settings.window_end_cache)
     t0 = time.monotonic()
     store.open()  # import feast + apply the registry (seconds), before we report ready
     log.info("feast ready", extra={"seconds": round(time.monotonic() - t0, 2),
@@ -95,7 +95,8 @@ def main(settings: Settings) -> int:
         service="feature-writer", stop=stop,
         dlq_producer=MeshProducer(producer_config(settings.kafka_bootstrap,
                                                   "feature-writer-dlq", extra=extra)),
-        batch_size=settings.batch_size, poll_timeout=settings.poll_timeout_s)
+        batch_size=settings.batch_size, poll_timeout=settings.poll_timeout_s,
+        on_rebalance=store.forget_window_ends)  # another writer may have written them
     stats = loop.run()
     log.info("feature writer stopped", extra={"consumed": stats.consumed,
                                               "dead_lettered": stats.dead_lettered})
