@@ -11,7 +11,8 @@ One run, one broker, three figures against in-run baselines:
    the real writer loop, once per online store (SQLite, the default, and Redis,
    two writers reading the same results at once); the backlog's last windows,
    which all close at once when the live phase starts, are a catch-up burst
-   reported on their own;
+   reported on their own, and the p99 of the rows that went online after the
+   live phase's first SETTLE_S seconds beside the target's figure;
 3. SQL windows vs a Python-operator window on a sample (bench/features_windows.py,
    run in .venv-flink): why Python stays out of the windowing.
 Targets: job >= 50% of raw consume rate; p99 window close -> online <= 1 s.

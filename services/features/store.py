@@ -130,7 +130,7 @@ class FeastStore:
             store.apply(definitions(self.offline_dir).objects())
         from features import sqlite_online
 
-        if self.online != "redis" and sqlite_online.supports(config):
+        if sqlite_online.supports(config):
             self._sqlite = sqlite_online.SqliteOnlineWriter(store)
         self._store = store
         return store
@@ -159,12 +159,12 @@ class FeastStore:
             fresh = [r for u, r in newest.items()
                      if (have := stored.get(u)) is None or r.window_end_ms >= have]
             if fresh:
-                store = self.open()
+                store, table = self.open(), self._view(view)
+                online_rows = self._online_rows(view, fresh)
                 if self._sqlite is not None:
-                    self._sqlite.write(self._view(view), self._online_rows(view, fresh))
+                    self._sqlite.write(table, online_rows)
                 else:
-                    store.provider.online_write_batch(
-                        store.config, self._view(view), self._online_rows(view, fresh), None)
+                    store.provider.online_write_batch(store.config, table, online_rows, None)
                 self._remember(view, fresh)
                 written += len(fresh)
         return written
