@@ -42,6 +42,7 @@ for _p in ("", "lib", "gen/python", "services", "tests/integration/features"):
 from confluent_kafka import Consumer, Producer  # noqa: E402
 
 from bench.common import raw_consume_rate, tree_cpu_seconds  # noqa: E402
+from bench.features_writer import writer_process  # noqa: E402
 
 log = logging.getLogger("bench.features")
 MIN = 60_000
@@ -92,28 +93,6 @@ def _produce(bootstrap: str, topic: str, rows: list[tuple[str, int, bytes]],
 def _pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
-
-
-class _Hist:
-    """Emit -> online per row, split at ``live_from`` (event time): windows
-    ending before it belong to the backlog and close all at once when the live
-    phase moves the watermark past them (a catch-up burst, reported apart)."""
-
-    def __init__(self) -> None:
-        self.live: list[float] = []
-        self.live_at: list[float] = []  # wall clock (epoch s) each live row went online
-        self.catch_up: list[float] = []
-        self.live_from = 0
-        self.enabled = False
-
-    def observe(self, row: Any, seconds: float) -> None:
-        if not self.enabled:
-            return
-        if row.window_end_ms > self.live_from:
-            self.live.append(seconds)
-            self.live_at.append(time.time())
-        else:
-            self.catch_up.append(seconds)
 
 
 class _Watch:
@@ -183,42 +162,6 @@ def window_choice(sample: int) -> dict[str, Any]:
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
 
 
-def _writer_process(bootstrap: str, topic: str, state_dir: str, online: str, redis_url: str,
-                    live_from: int, ready: Any, stop: Any, out: Any) -> None:
-    """The real feature-writer loop with its own defaults, in a process of its
-    own (as deployed), from the live end of ``topic``; puts each row's emit ->
-    online seconds (live, catch-up) on ``out`` when ``stop`` is set."""
-    from features.settings import Settings as WriterSettings
-    from features.store import FeastStore
-    from features.writer.app import BatchWriter
-    from mlmesh.common.lifecycle import StopSignal
-    from mlmesh.kafka.config import consumer_config, producer_config
-    from mlmesh.kafka.producer import MeshProducer
-    from mlmesh.kafka.sink import SinkLoop
-
-    settings = WriterSettings()
-    store = FeastStore(Path(state_dir), online=online, redis_url=redis_url,
-                       window_end_cache=settings.window_end_cache)
-    store.open()
-    hist = _Hist()
-    hist.live_from, hist.enabled = live_from, True
-    signal = StopSignal()
-    loop = SinkLoop(consumer_config=consumer_config(bootstrap, f"bw-{uuid.uuid4().hex[:6]}",
-                                                    "bench-writer", auto_offset_reset="latest"),
-                    topics=[topic], handle_batch=BatchWriter(store, observe=hist.observe),
-                    service="bench", stop=signal,
-                    dlq_producer=MeshProducer(producer_config(bootstrap, "b")),
-                    batch_size=settings.batch_size, poll_timeout=settings.poll_timeout_s,
-                    on_rebalance=store.forget_window_ends)
-    thread = threading.Thread(target=loop.run, daemon=True)
-    thread.start()
-    ready.set()
-    stop.wait()
-    signal.set()
-    thread.join(30)
-    out.put((online, hist.live, hist.live_at, hist.catch_up))
-
-
 def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         checkpoint_ms: int) -> dict[str, Any]:
     from features_scenario import Topics, job
@@ -280,7 +223,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         procs = []
         for online, sub in (("sqlite", "writer"), ("redis", "writer-redis")):
             ready = ctx.Event()
-            proc = ctx.Process(target=_writer_process, daemon=True, args=(
+            proc = ctx.Process(target=writer_process, daemon=True, args=(
                 bootstrap, topics.out, str(state / sub), online, redis.url, t_live, ready,
                 stop, out))
             proc.start()
