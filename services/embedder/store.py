@@ -89,8 +89,23 @@ class ChunkStore:
         c, name = self.client, self.config.collection
         if not c.has_collection(name, timeout=self._timeout):
             self._create()
+        elif not c.list_indexes(name, field_name="vector", timeout=self._timeout):
+            # a creator stopped between the collection and its index (two processes
+            # creating it at once: Milvus fails one create_index): searching a
+            # collection loaded without an index fails ("index meta not exist")
+            with contextlib.suppress(Exception):
+                c.release_collection(name, timeout=self._timeout)
+            c.create_index(name, self._index(), timeout=self._timeout)
+            log.warning("vector index was missing; created", extra={"collection": name})
         c.load_collection(name, timeout=self._timeout)
         self._ready = True
+
+    def _index(self) -> Any:
+        cfg = self.config
+        index = self.client.prepare_index_params()
+        index.add_index("vector", index_type=cfg.index_type.upper(),
+                        metric_type=cfg.metric_type.upper(), params=_index_params(cfg.index_type))
+        return index
 
     def _create(self) -> None:
         cfg = self.config
@@ -109,9 +124,7 @@ class ChunkStore:
         schema.add_field("created_at_ms", DataType.INT64)
         schema.add_field("embedded_at_ms", DataType.INT64)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=cfg.dim)
-        index = self.client.prepare_index_params()
-        index.add_index("vector", index_type=cfg.index_type.upper(),
-                        metric_type=cfg.metric_type.upper(), params=_index_params(cfg.index_type))
+        index = self._index()
         kwargs: dict[str, Any] = {}
         if cfg.partition_key:
             kwargs["num_partitions"] = 16
