@@ -3,7 +3,8 @@
 A function, not module globals, so the writer and CLI choose the offline
 directory; ``feature_repo/repo.py`` calls it for the ``feast`` CLI. Each view
 is fed by a push source whose batch source is a directory of Parquet files
-(one file per writer batch, no pandas index) under ``offline_dir/<view>``.
+(one file per writer batch, merged by ``features.compact``; no pandas index)
+under ``offline_dir/<view>``.
 Importing this module imports Feast (3-12 s): keep it off hot start paths.
 """
 

@@ -28,4 +28,9 @@ class Settings(MeshSettings):
         "(the newest-window rule then reads the store once per user, not once per batch; "
         "0: read it every batch)")
     offline_dir: Path | None = field(None, "Parquet offline dir (<state>/features/offline)")
+    compact_interval_s: float = field(
+        600.0, "seconds between merges of the offline store's small Parquet files "
+        "(features.compact; 0: never)")
+    compact_min_files: int = field(32, "a view is compacted once it has this many small files")
+    compact_target_mb: int = field(64, "size of a compacted file, at most (input bytes)")
     metrics_port: int = field(19101, "Prometheus endpoint; answers once the writer is ready")

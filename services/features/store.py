@@ -20,7 +20,8 @@ On a plain SQLite store the rows go through ``features.sqlite_online``
 
 Offline: every window result is appended as a Parquet file per batch
 (no pandas index) under ``<offline_dir>/<view>/``; replays may repeat identical
-rows, which point-in-time joins resolve to the same values.
+rows, which point-in-time joins resolve to the same values. The writer
+merges the small files (``features.compact``).
 """
 
 from __future__ import annotations

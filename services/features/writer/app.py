@@ -4,6 +4,7 @@ Feast write) + FeastStore (idempotent, newest window wins)."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -97,7 +98,20 @@ def main(settings: Settings) -> int:
                                                   "feature-writer-dlq", extra=extra)),
         batch_size=settings.batch_size, poll_timeout=settings.poll_timeout_s,
         on_rebalance=store.forget_window_ends)  # another writer may have written them
+    compactor = None
+    if settings.compact_interval_s > 0:
+        from features.compact import run_every
+
+        compactor = threading.Thread(
+            target=run_every, name="offline-compactor", daemon=True,
+            args=(store.offline_dir, settings.compact_interval_s, stop),
+            kwargs={"min_files": settings.compact_min_files,
+                    "target_bytes": settings.compact_target_mb * 1024 * 1024})
+        compactor.start()
     stats = loop.run()
+    if compactor is not None:
+        stop.set()  # also when the loop ended on its own (a fatal Kafka error)
+        compactor.join(60)  # a pass in progress finishes its file (no half state either way)
     log.info("feature writer stopped", extra={"consumed": stats.consumed,
                                               "dead_lettered": stats.dead_lettered})
     return 0
