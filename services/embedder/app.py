@@ -22,7 +22,7 @@ from embedder.handler import DocumentHandler, HandlerConfig
 from embedder.health import HealthServer, Readiness
 from embedder.metrics import EmbedderMetrics
 from embedder.settings import Settings
-from embedder.store import ChunkStore, StoreConfig
+from embedder.store import ChunkStore, CollectionNameError, StoreConfig
 from mlmesh.common.lifecycle import StopSignal
 from mlmesh.common.logging import configure_logging
 from mlmesh.common.telemetry import init_telemetry
@@ -133,6 +133,11 @@ class EmbedderService:
             self.health.start()
         try:
             self.store.ensure()
+        except CollectionNameError:
+            self._running.clear()
+            self.loop.consumer.close()  # never subscribed: nothing to commit
+            self.close()
+            raise
         except Exception as exc:
             log.warning("milvus not ready at start; will retry", extra={"error": repr(exc)})
         log.info("embedder started", extra={"topic": self.settings.input_topic,
@@ -165,7 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("embedder", settings.log_level, settings.log_json)
     stop = StopSignal().install()
     service = EmbedderService(settings, stop)
-    stats = service.run()
+    try:
+        stats = service.run()
+    except CollectionNameError as exc:
+        log.error("embedder cannot start", extra={"error": str(exc)})
+        return 2
     log.info("embedder stopped", extra={"consumed": stats.consumed,
                                         "dead_lettered": stats.dead_lettered,
                                         "retries": stats.retries})

@@ -22,11 +22,17 @@ from typing import Any
 
 from pymilvus import DataType, MilvusClient
 
+from mlmesh.common import milvus_lite
+
 log = logging.getLogger(__name__)
 
 QUERY_LIMIT = 16384  # Milvus' query result window
 OUTPUT_FIELDS = ["chunk_id", "user_id", "doc_id", "chunk_index", "text", "source",
                  "model_name", "model_version", "text_hash", "created_at_ms", "embedded_at_ms"]
+
+
+class CollectionNameError(ValueError):
+    """The configured collection name cannot hold an index on this server."""
 
 
 def chunk_id(doc_id: str, index: int, model_version: str) -> str:
@@ -90,12 +96,15 @@ class ChunkStore:
         if not c.has_collection(name, timeout=self._timeout):
             self._create()
         elif not c.list_indexes(name, field_name="vector", timeout=self._timeout):
-            # a creator stopped between the collection and its index (two processes
-            # creating it at once: Milvus fails one create_index): searching a
+            # a creator stopped between the collection and its index: searching a
             # collection loaded without an index fails ("index meta not exist")
             with contextlib.suppress(Exception):
                 c.release_collection(name, timeout=self._timeout)
-            c.create_index(name, self._index(), timeout=self._timeout)
+            try:
+                c.create_index(name, self._index(), timeout=self._timeout)
+            except Exception as exc:
+                self._explain(exc)
+                raise
             log.warning("vector index was missing; created", extra={"collection": name})
         c.load_collection(name, timeout=self._timeout)
         self._ready = True
@@ -128,12 +137,27 @@ class ChunkStore:
         kwargs: dict[str, Any] = {}
         if cfg.partition_key:
             kwargs["num_partitions"] = 16
-        self.client.create_collection(cfg.collection, schema=schema, index_params=index,
-                                      consistency_level=cfg.consistency_level,
-                                      timeout=self._timeout, **kwargs)
+        try:
+            self.client.create_collection(cfg.collection, schema=schema, index_params=index,
+                                          consistency_level=cfg.consistency_level,
+                                          timeout=self._timeout, **kwargs)
+        except Exception as exc:
+            if milvus_lite.index_unsafe(cfg.collection):
+                # the collection exists, its index was not stored: drop the empty
+                # collection rather than leave one that fails every search
+                with contextlib.suppress(Exception):
+                    self.client.drop_collection(cfg.collection, timeout=self._timeout)
+            self._explain(exc)
+            raise
         log.info("collection created", extra={"collection": cfg.collection,
                                                "index": cfg.index_type,
                                                "partition_key": cfg.partition_key})
+
+    def _explain(self, exc: Exception) -> None:
+        """An index that failed for a name milvus-lite cannot index: say so."""
+        name = self.config.collection
+        if milvus_lite.index_unsafe(name):
+            raise CollectionNameError(milvus_lite.unsafe_message(name)) from exc
 
     def invalidate(self) -> None:
         """After a failure: re-check the collection, on a fresh client."""

@@ -28,6 +28,7 @@ from mlmesh.events.v1 import document_pb2
 from mlmesh.kafka.config import producer_config
 from mlmesh.kafka.producer import MeshProducer
 from mlmesh.kafka.topics import TopicSpec, ensure_topics
+from mlmesh.testing.milvus import collection_name
 
 
 class RecordingEmbedder:
@@ -171,7 +172,7 @@ def emb_env(kafka_bootstrap: str, triton_server: Any, milvus_uri: str) -> Iterat
                                     TopicSpec(out, 1)], timeout=60)
     producer = MeshProducer(producer_config(kafka_bootstrap, f"test-{tag}"))
     env = Env(kafka_bootstrap, triton_server.grpc_url, milvus_uri, topic, out,
-              f"doc_chunks_{tag}", f"embedder-{tag}", producer)
+              collection_name("doc_chunks_"), f"embedder-{tag}", producer)
     try:
         yield env
     finally:

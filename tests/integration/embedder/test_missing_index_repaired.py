@@ -1,13 +1,11 @@
-"""A collection left without its vector index (two processes creating it at once:
-Milvus fails one ``create_index``, and the collection loads without one) is
-repaired by the next ``ensure``: searching it answers instead of failing with
-"index meta not exist"."""
+"""A collection left without its vector index (its creator stopped between the
+collection and its index) is repaired by the next ``ensure``: searching it
+answers instead of failing with "index meta not exist"."""
 
 from __future__ import annotations
 
-import uuid
-
 from embedder.store import ChunkStore, StoreConfig
+from mlmesh.testing.milvus import collection_name
 
 
 def _row(chunk: str, user: str, vector: list[float]) -> dict[str, object]:
@@ -17,7 +15,7 @@ def _row(chunk: str, user: str, vector: list[float]) -> dict[str, object]:
 
 
 def test_ensure_creates_a_missing_vector_index(milvus_uri: str) -> None:
-    config = StoreConfig(uri=milvus_uri, collection=f"idx_{uuid.uuid4().hex[:8]}", dim=4)
+    config = StoreConfig(uri=milvus_uri, collection=collection_name("idx_"), dim=4)
     first = ChunkStore(config)
     first.ensure()
     client = first.client
