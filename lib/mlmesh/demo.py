@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,8 @@ class DemoResult:
     audit: dict[str, Any] = field(default_factory=dict)
     answers: list[dict[str, Any]] = field(default_factory=list)
     ok: bool = False
+    state_dir: str = ""
+    error: str = ""  # the traceback that stopped the run, if one did
 
 
 def pct(values: list[float], p: float) -> float:
@@ -318,7 +321,7 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
     console = Console()
     res = DemoResult()
     console.rule("[bold]mlmesh demo: starting the local mesh")
-    _fresh_state(console)
+    res.state_dir = str(_fresh_state(console))
     settings = ClientSettings()
     try:
         res.startup_s = start_stack(console)
@@ -355,6 +358,9 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
             console.print(f"  [red]{problem}[/red]")
         console.print(summary_table(res))
         res.ok = bool(res.audit["ok"])
+    except BaseException:
+        res.error = traceback.format_exc(limit=12)[-4000:]
+        raise
     finally:
         if not cfg.keep:
             console.rule("[bold]stopping")

@@ -30,6 +30,7 @@ def test_demo_runs_the_mesh_and_the_audit_matches(tmp_path: Path) -> None:
     tail = (proc.stdout + proc.stderr)[-4000:]
     assert out.exists(), tail
     result = json.loads(out.read_text())
+    assert not result["error"], result["error"] + _service_errors(result["state_dir"])
     audit = result["audit"]
     assert audit["events_acknowledged"] > 7000, tail
     assert audit["events_counted_by_features"] == audit["events_acknowledged"], tail
@@ -43,3 +44,13 @@ def test_demo_runs_the_mesh_and_the_audit_matches(tmp_path: Path) -> None:
     assert proc.returncode == 0, tail
     assert "clean: no process or port left" in proc.stdout, tail
     assert not [p for p in DEFAULT_PORTS if port_open(p)]
+
+
+def _service_errors(state_dir: str, per_log: int = 8) -> str:
+    """The last ERROR lines of each component's log, for a failure message."""
+    lines = []
+    for log in sorted((Path(state_dir) / "logs").glob("*.log")):
+        errors = [ln for ln in log.read_text(errors="replace").splitlines()
+                  if "ERROR" in ln or "Traceback" in ln]
+        lines += [f"{log.name}: {ln[:400]}" for ln in errors[-per_log:]]
+    return "\n" + "\n".join(lines)
