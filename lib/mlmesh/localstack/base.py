@@ -9,11 +9,13 @@ invocation (another process) can find and stop them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -136,22 +138,6 @@ def log_tail(path: Path, lines: int = 40) -> str:
         return "\n".join(fh.read().decode(errors="replace").splitlines()[-lines:])
 
 
-def wait_until(probe: object, timeout: float, what: str, log: Path | None = None,
-               interval: float = 0.25) -> None:
-    """Poll ``probe()`` until truthy; raise TimeoutError with the log tail."""
-    deadline = time.monotonic() + timeout
-    last_exc: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            if probe():  # type: ignore[operator]
-                return
-        except Exception as exc:
-            last_exc = exc
-        time.sleep(interval)
-    tail = log_tail(log) if log else ""
-    raise TimeoutError(f"{what} not ready after {timeout:.0f}s ({last_exc!r})\n{tail}")
-
-
 def free_port() -> int:
     import socket
 
@@ -168,21 +154,46 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def wait_started(proc: subprocess.Popen[bytes], probe: object, timeout: float, what: str,
-                 log: Path, on_failure: object, interval: float = 0.25) -> None:
-    """Wait until ``probe()`` holds for a just-spawned ``proc``; an exit of the
-    process ends the wait at once. On failure ``on_failure()`` runs (stop the
-    component) and the error, with the log tail, is raised."""
+def live_record(run_dir: Path, name: str) -> ProcessRecord | None:
+    """The record of ``name`` while its process lives; a stale one is removed."""
+    record = ProcessRecord.load(run_dir, name)
+    if record is not None and not pid_alive(record.pid):
+        record.remove(run_dir)
+        return None
+    return record
 
-    def ready() -> bool:
-        return proc.poll() is not None or bool(probe())  # type: ignore[operator]
 
+def wait_healthy(pid: int, healthy: Callable[[], bool], timeout: float, what: str, log: Path,
+                 proc: subprocess.Popen[bytes] | None = None,
+                 on_failure: Callable[[], None] | None = None, interval: float = 0.25) -> None:
+    """Wait until ``healthy()`` holds for the running process ``pid`` (``proc``
+    when this process spawned it: reaped as the wait goes, so a crashed child
+    is not taken for a live zombie). Its exit ends the wait at once
+    (RuntimeError), the deadline raises TimeoutError, both with the log tail
+    and after ``on_failure()`` (stop the component). A probe that raises
+    counts as not healthy yet: a server still starting refuses in many ways."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
     try:
-        wait_until(ready, timeout, what, log, interval=interval)
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log_tail(log)}")
+        while True:
+            if proc is not None and proc.pid == pid and proc.poll() is not None:
+                raise RuntimeError(f"{what} exited with {proc.returncode} during start-up:\n"
+                                   f"{log_tail(log)}")
+            if not pid_alive(pid):
+                raise RuntimeError(f"{what} exited during start-up:\n{log_tail(log)}")
+            try:
+                if healthy():
+                    return
+            except Exception as exc:
+                last_exc = exc
+            if time.monotonic() >= deadline:
+                cause = f" ({last_exc!r})" if last_exc is not None else ""
+                raise TimeoutError(f"{what} not healthy after {timeout:.0f}s{cause}\n"
+                                   f"{log_tail(log)}")
+            time.sleep(interval)
     except BaseException:
-        on_failure()  # type: ignore[operator]
+        if on_failure is not None:
+            on_failure()
         raise
 
 
@@ -190,16 +201,47 @@ def stop_recorded(run_dir: Path, name: str, proc: subprocess.Popen[bytes] | None
                   timeout: float) -> None:
     """Stop the process recorded as ``name`` (SIGTERM, then SIGKILL), forget it,
     and reap it when it is this process's own child (no zombie left behind)."""
-    import contextlib
-
     record = ProcessRecord.load(run_dir, name)
     if record is None:
+        if proc is not None:
+            proc.poll()  # an exited child: reap it
         return
     terminate(record.pid, timeout)
     record.remove(run_dir)
-    if proc is not None and proc.pid == record.pid:
+    _reap(proc, record.pid, 5.0)
+
+
+def kill_recorded(run_dir: Path, name: str, proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL the recorded process group (a crash: no clean shutdown, for
+    crash tests), wait for it to go and forget it."""
+    record = ProcessRecord.load(run_dir, name)
+    if record is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(record.pid, signal.SIGKILL)
+    _reap(proc, record.pid, 15.0)
+    deadline = time.monotonic() + 15
+    while pid_alive(record.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    record.remove(run_dir)
+
+
+def _reap(proc: subprocess.Popen[bytes] | None, pid: int, timeout: float) -> None:
+    if proc is not None and proc.pid == pid:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+            proc.wait(timeout=timeout)
+
+
+def recorded_status(name: str, run_dir: Path, addresses: dict[str, str],
+                    healthy: Callable[[], bool], unhealthy: str,
+                    ok: str = "") -> ComponentStatus:
+    """The status of the process recorded as ``name``: not running, running
+    and ``healthy()`` (detail ``ok``), or running and not (``unhealthy``)."""
+    record = live_record(run_dir, name)
+    if record is None:
+        return ComponentStatus(name, False, False, addresses, "stopped")
+    up = healthy()
+    return ComponentStatus(name, up, True, addresses, ok if up else unhealthy, record.pid)
 
 
 class LocalServer:
@@ -250,17 +292,13 @@ class LocalServer:
         proc = self._proc = spawn(self.command(), self.log_path, env=env, cwd=cwd)
         ProcessRecord(self.name, proc.pid, self.addresses(), str(self.log_path),
                       time.time()).save(self.run_dir)
-        wait_started(proc, self.healthy, timeout, self.what, self.log_path, self.stop,
-                     interval=self.poll_interval)
+        wait_healthy(proc.pid, self.healthy, timeout, self.what, self.log_path, proc=proc,
+                     on_failure=self.stop, interval=self.poll_interval)
 
     def stop(self, timeout: float = 30.0) -> None:
         stop_recorded(self.run_dir, self.name, self._proc, timeout)
         self._proc = None
 
     def status(self) -> ComponentStatus:
-        record = ProcessRecord.load(self.run_dir, self.name)
-        running = bool(record and pid_alive(record.pid))
-        healthy = running and self.healthy()
-        detail = "" if healthy else ("not running" if not running else self.unhealthy)
-        return ComponentStatus(self.name, healthy, running, self.addresses(), detail,
-                               record.pid if record and running else None)
+        return recorded_status(self.name, self.run_dir, self.addresses(), self.healthy,
+                               self.unhealthy)

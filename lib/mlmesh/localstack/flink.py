@@ -10,11 +10,9 @@ REST API lists the job RUNNING with every task running.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import signal
 import subprocess
 import time
 import urllib.request
@@ -24,10 +22,12 @@ from pathlib import Path
 from mlmesh.localstack.base import (
     ComponentStatus,
     ProcessRecord,
-    log_tail,
-    pid_alive,
+    kill_recorded,
+    live_record,
+    recorded_status,
     spawn,
-    terminate,
+    stop_recorded,
+    wait_healthy,
 )
 from mlmesh.localstack.paths import jars_root, repo_root
 from mlmesh.localstack.service import source_pythonpath
@@ -94,15 +94,8 @@ class FlinkJobComponent:
             cmd += ["--restore", str(self.restored_from)]
         return cmd
 
-    def _record(self) -> ProcessRecord | None:
-        rec = ProcessRecord.load(self.run_dir, self.name)
-        if rec is not None and not pid_alive(rec.pid):
-            rec.remove(self.run_dir)
-            return None
-        return rec
-
     def start(self, timeout: float = 180.0) -> None:
-        rec = self._record()
+        rec = live_record(self.run_dir, self.name)
         if rec is None:
             env = {**os.environ, **self.env,
                    "PYTHONPATH": source_pythonpath(os.environ.get("PYTHONPATH"))}
@@ -113,20 +106,8 @@ class FlinkJobComponent:
             rec = ProcessRecord(self.name, self._proc.pid, self.addresses, str(self.log_path),
                                 time.time())
             rec.save(self.run_dir)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None:
-                self._proc.poll()
-            if not pid_alive(rec.pid):
-                self.stop()
-                raise RuntimeError(f"{self.name} exited during start-up:\n"
-                                   f"{log_tail(self.log_path)}")
-            if self.healthy():
-                return
-            time.sleep(0.5)
-        self.stop()
-        raise TimeoutError(f"{self.name} not running after {timeout:.0f}s\n"
-                           f"{log_tail(self.log_path)}")
+        wait_healthy(rec.pid, self.healthy, timeout, self.name, self.log_path, proc=self._proc,
+                     on_failure=self.stop, interval=0.5)
 
     def job_overview(self) -> list[dict[str, object]]:
         url = f"http://127.0.0.1:{self.rest_port}/jobs/overview"
@@ -146,38 +127,14 @@ class FlinkJobComponent:
         return False
 
     def stop(self, timeout: float = 30.0) -> None:
-        rec = ProcessRecord.load(self.run_dir, self.name)
-        if rec is not None:
-            terminate(rec.pid, timeout)
-            rec.remove(self.run_dir)
-        self._reap()
+        stop_recorded(self.run_dir, self.name, self._proc, timeout)
+        self._proc = None
 
     def kill(self) -> None:
         """SIGKILL the driver and its JVM (a crash, for exactly-once tests)."""
-        rec = ProcessRecord.load(self.run_dir, self.name)
-        if rec is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(rec.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 15
-        while pid_alive(rec.pid) and time.monotonic() < deadline:
-            self._reap()
-            time.sleep(0.05)
-        rec.remove(self.run_dir)
-
-    def _reap(self) -> None:
-        if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                return
-            self._proc = None
+        kill_recorded(self.run_dir, self.name, self._proc)
+        self._proc = None
 
     def status(self) -> ComponentStatus:
-        rec = self._record()
-        if rec is None:
-            return ComponentStatus(self.name, healthy=False, running=False,
-                                   addresses=self.addresses, detail="stopped")
-        ok = self.healthy()
-        return ComponentStatus(self.name, healthy=ok, running=True, addresses=rec.addresses,
-                               pid=rec.pid, detail="job running" if ok else "starting")
+        return recorded_status(self.name, self.run_dir, self.addresses, self.healthy,
+                               "starting", ok="job running")

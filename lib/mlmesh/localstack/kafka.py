@@ -8,12 +8,10 @@ log dir, formatted once and reused on restart), ``<name>/cluster_id``,
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
 import os
 import shutil
-import signal
 import string
 import subprocess
 import time
@@ -25,11 +23,13 @@ from confluent_kafka.admin import AdminClient
 from mlmesh.localstack.base import (
     ComponentStatus,
     ProcessRecord,
-    log_tail,
-    pid_alive,
+    kill_recorded,
+    live_record,
     port_open,
+    recorded_status,
     spawn,
-    terminate,
+    stop_recorded,
+    wait_healthy,
 )
 from mlmesh.localstack.paths import jars_root, repo_root
 
@@ -163,18 +163,12 @@ class KafkaComponent:
         self.last_format_seconds = time.monotonic() - t0
 
     # ---- lifecycle -----------------------------------------------------------
-    def _record(self) -> ProcessRecord | None:
-        rec = ProcessRecord.load(self.run_dir, self.name)
-        if rec is not None and not pid_alive(rec.pid):
-            rec.remove(self.run_dir)
-            return None
-        return rec
-
     def start(self, timeout: float = 120.0) -> None:
         t0 = time.monotonic()
-        rec = self._record()
+        rec = live_record(self.run_dir, self.name)
         if rec is not None:
-            self._wait_ready(rec.pid, timeout)
+            wait_healthy(rec.pid, self.healthy, timeout, self.name, self.log_path,
+                         proc=self._proc, interval=0.2)
             return
         for p in (self.port, self.controller_port):
             if port_open(p):
@@ -188,27 +182,11 @@ class KafkaComponent:
         self._proc = spawn(cmd, self.log_path, cwd=self.home)
         ProcessRecord(self.name, self._proc.pid, self.addresses, str(self.log_path),
                       time.time()).save(self.run_dir)
-        try:
-            self._wait_ready(self._proc.pid, timeout)
-        except BaseException:
-            self.stop(timeout=10)
-            raise
+        wait_healthy(self._proc.pid, self.healthy, timeout, self.name, self.log_path,
+                     proc=self._proc, on_failure=lambda: self.stop(timeout=10), interval=0.2)
         self.last_start_seconds = time.monotonic() - t0
         log.info("kafka ready", extra={"bootstrap": self.bootstrap,
                                        "seconds": round(self.last_start_seconds, 2)})
-
-    def _wait_ready(self, pid: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.pid == pid:
-                self._proc.poll()  # reap, so a crashed child is not a live zombie
-            if not pid_alive(pid):
-                raise RuntimeError(f"{self.name} exited during start-up:\n"
-                                   f"{log_tail(self.log_path)}")
-            if self.healthy():
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready after {timeout:.0f}s\n{log_tail(self.log_path)}")
 
     def healthy(self, timeout: float = 2.0) -> bool:
         """An ApiVersions + Metadata round trip answering with this broker."""
@@ -224,45 +202,18 @@ class KafkaComponent:
         return len(md.brokers) > 0
 
     def stop(self, timeout: float = 30.0) -> None:
-        rec = ProcessRecord.load(self.run_dir, self.name)
-        if rec is not None:
-            terminate(rec.pid, timeout)
-            rec.remove(self.run_dir)
-        self._reap()
+        stop_recorded(self.run_dir, self.name, self._proc, timeout)
+        self._proc = None
 
     def kill(self) -> None:
         """SIGKILL the broker (no clean shutdown), for crash tests."""
-        rec = ProcessRecord.load(self.run_dir, self.name)
-        if rec is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(rec.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            self._reap()
-            if not pid_alive(rec.pid):
-                break
-            time.sleep(0.05)
-        rec.remove(self.run_dir)
+        kill_recorded(self.run_dir, self.name, self._proc)
+        self._proc = None
 
     def restart(self, timeout: float = 120.0) -> None:
         self.stop()
         self.start(timeout)
 
-    def _reap(self) -> None:
-        if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                return
-            self._proc = None
-
     def status(self) -> ComponentStatus:
-        rec = self._record()
-        if rec is None:
-            return ComponentStatus(self.name, healthy=False, running=False,
-                                   addresses=self.addresses, detail="stopped")
-        healthy = self.healthy()
-        return ComponentStatus(self.name, healthy=healthy, running=True,
-                               addresses=rec.addresses, pid=rec.pid,
-                               detail="ready" if healthy else "starting or unresponsive")
+        return recorded_status(self.name, self.run_dir, self.addresses, self.healthy,
+                               "starting or unresponsive", ok="ready")

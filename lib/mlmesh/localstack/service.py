@@ -23,10 +23,11 @@ from pathlib import Path
 from mlmesh.localstack.base import (
     ComponentStatus,
     ProcessRecord,
-    log_tail,
-    pid_alive,
+    live_record,
+    recorded_status,
     spawn,
-    terminate,
+    stop_recorded,
+    wait_healthy,
 )
 from mlmesh.localstack.paths import repo_root
 
@@ -91,25 +92,17 @@ class ServiceComponent:
         # Without a probe: healthy once alive this long (an import error exits sooner).
         self.settle_seconds = settle_seconds
 
-    def _record(self) -> ProcessRecord | None:
-        rec = ProcessRecord.load(self.run_dir, self.name)
-        if rec is not None and not pid_alive(rec.pid):
-            rec.remove(self.run_dir)
-            return None
-        return rec
-
-    def _healthy(self, started_at: float | None = None) -> bool:
+    def _healthy(self) -> bool:
         if self.health_probe is None:
-            rec = self._record()
-            since = started_at if started_at is not None else (rec.started_at if rec else 0.0)
-            return time.time() - since >= self.settle_seconds
+            rec = live_record(self.run_dir, self.name)
+            return rec is not None and time.time() - rec.started_at >= self.settle_seconds
         try:
             return self.health_probe()
         except Exception:  # a server still starting refuses in many ways
             return False
 
     def start(self, timeout: float = 120.0) -> None:
-        rec = self._record()
+        rec = live_record(self.run_dir, self.name)
         pid = rec.pid if rec else None
         if pid is None:
             env = {**os.environ, **self.env}
@@ -120,36 +113,13 @@ class ServiceComponent:
             ProcessRecord(self.name, pid, self.addresses, str(self.log_path),
                           time.time()).save(self.run_dir)
             self._proc = proc
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None:
-                self._proc.poll()  # reap a child that died, so it is not a zombie
-            if not pid_alive(pid):
-                self.stop()
-                raise RuntimeError(f"{self.name} exited during start-up:\n"
-                                   f"{log_tail(self.log_path)}")
-            if self._healthy():
-                return
-            time.sleep(0.25)
-        self.stop()
-        raise TimeoutError(f"{self.name} not healthy after {timeout:.0f}s\n"
-                           f"{log_tail(self.log_path)}")
+        wait_healthy(pid, self._healthy, timeout, self.name, self.log_path, proc=self._proc,
+                     on_failure=self.stop)
 
     def stop(self, timeout: float = 30.0) -> None:
-        rec = ProcessRecord.load(self.run_dir, self.name)
-        if rec is not None:
-            terminate(rec.pid, timeout)
-            rec.remove(self.run_dir)
-        if self._proc is not None:
-            self._proc.poll()
-            self._proc = None
+        stop_recorded(self.run_dir, self.name, self._proc, timeout)
+        self._proc = None
 
     def status(self) -> ComponentStatus:
-        rec = self._record()
-        if rec is None:
-            return ComponentStatus(self.name, healthy=False, running=False,
-                                   addresses=self.addresses, detail="stopped")
-        healthy = self._healthy()
-        return ComponentStatus(self.name, healthy=healthy, running=True,
-                               addresses=rec.addresses, pid=rec.pid,
-                               detail="serving" if healthy else "not serving")
+        return recorded_status(self.name, self.run_dir, self.addresses, self._healthy,
+                               "not serving", ok="serving")
