@@ -23,6 +23,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from mlmesh.common.lifecycle import StopSignal
+from mlmesh.kafka.batch import next_offsets, usable
 from mlmesh.kafka.dlq import coords, dead_letter_for, headers_of
 from mlmesh.kafka.serde import SerdeError
 
@@ -75,23 +76,12 @@ class TransactionalLoop:
         try:
             while not self.stop.is_set():
                 msgs = self.consumer.consume(self.batch_size, self.poll_timeout)
-                batch = [m for m in msgs if self._usable(m)]
+                batch = [m for m in msgs if usable(m)]
                 if batch:
                     self._process(batch)
         finally:
             self._close()
         return self.stats
-
-    def _usable(self, msg: Message) -> bool:
-        err = msg.error()
-        if err is None:
-            return True
-        if err.code() == KafkaError._PARTITION_EOF:
-            return False
-        if err.fatal():
-            raise KafkaException(err)
-        log.warning("consumer error", extra={"error": str(err)})
-        return False
 
     def _process(self, batch: list[Message]) -> None:
         starts: dict[tuple[str, int], int] = {}
@@ -105,7 +95,7 @@ class TransactionalLoop:
                 p, d = self._handle(msg)
                 produced += p
                 dead += d
-            if self._commit(self._next_offsets(batch)):
+            if self._commit(next_offsets(batch)):
                 self.stats.consumed += len(batch)
                 self.stats.produced += produced
                 self.stats.dead_lettered += dead
@@ -150,13 +140,6 @@ class TransactionalLoop:
             except BufferError:
                 self.producer.poll(0.05)
         self.producer.poll(0)
-
-    def _next_offsets(self, batch: list[Message]) -> list[TopicPartition]:
-        last: dict[tuple[str, int], int] = {}
-        for msg in batch:
-            topic, partition, offset = coords(msg)
-            last[(topic, partition)] = offset
-        return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
     def _commit(self, offsets: list[TopicPartition]) -> bool:
         """True when committed; False when the transaction had to be aborted."""

@@ -26,7 +26,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from mlmesh.common.lifecycle import StopSignal
-from mlmesh.kafka.dlq import coords, dead_letter_for, headers_of
+from mlmesh.kafka.batch import next_offsets, usable
+from mlmesh.kafka.dlq import dead_letter_for, headers_of
 from mlmesh.kafka.producer import MeshProducer
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class SinkLoop:
         try:
             while not self.stop.is_set():
                 msgs = self.consumer.consume(self.batch_size, self.poll_timeout)
-                batch = [m for m in msgs if self._usable(m)]
+                batch = [m for m in msgs if usable(m)]
                 if batch and not self._process(batch):
                     break  # stopped while retrying: nothing committed, nothing lost
         finally:
@@ -92,17 +93,6 @@ class SinkLoop:
         log.info("partitions rebalanced", extra={"partitions": len(partitions)})
         if self.on_rebalance is not None:
             self.on_rebalance()
-
-    def _usable(self, msg: Message) -> bool:
-        err = msg.error()
-        if err is None:
-            return True
-        if err.code() == KafkaError._PARTITION_EOF:
-            return False
-        if err.fatal():
-            raise KafkaException(err)
-        log.warning("consumer error", extra={"error": str(err)})
-        return False
 
     def _process(self, batch: list[Message]) -> bool:
         backoff = 0.2
@@ -153,11 +143,7 @@ class SinkLoop:
 
     def _commit(self, batch: list[Message]) -> None:
         owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
-        last: dict[tuple[str, int], int] = {}
-        for msg in batch:
-            topic, partition, offset = coords(msg)
-            last[(topic, partition)] = offset
-        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items() if (t, p) in owned]
+        offsets = next_offsets(batch, owned)
         if not offsets:
             return  # revoked meanwhile: the new owner replays; writes are idempotent
         while True:
