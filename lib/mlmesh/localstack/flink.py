@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -66,6 +67,9 @@ class FlinkJobComponent:
         self.env = dict(env or {})
         self.checkpoint_dir = (Path(checkpoint_dir) if checkpoint_dir
                                else self.state_dir / "features" / "checkpoints").resolve()
+        # the mini-cluster's working dir (RocksDB's local files, spills): Flink
+        # deletes it on a clean close only, so the component removes it around runs
+        self.tmp_dir = self.state_dir / "features" / "tmp" / name
         self.log_path = self.state_dir / "logs" / f"{name}.log"
         self.run_dir = self.state_dir / "run"
         self.restored_from: Path | None = None
@@ -88,7 +92,7 @@ class FlinkJobComponent:
         cmd = [self.python, str(repo_root() / JOB_FILE), "--bootstrap", self.bootstrap,
                "--checkpoint-dir", str(self.checkpoint_dir), "--connector-jar", str(jar),
                "--functions-jar", str(functions),
-               "--rest-port", str(self.rest_port), *self.args]
+               "--rest-port", str(self.rest_port), "--tmp-dir", str(self.tmp_dir), *self.args]
         self.restored_from = latest_checkpoint(self.checkpoint_dir)
         if self.restored_from is not None:
             cmd += ["--restore", str(self.restored_from)]
@@ -100,6 +104,7 @@ class FlinkJobComponent:
             env = {**os.environ, **self.env,
                    "PYTHONPATH": source_pythonpath(os.environ.get("PYTHONPATH"))}
             cmd = self.command()
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)  # a killed run's leftovers
             log.info("starting features job",
                      extra={"restore": str(self.restored_from or ""), "rest": self.rest_port})
             self._proc = spawn(cmd, self.log_path, env=env, cwd=repo_root())
@@ -129,6 +134,7 @@ class FlinkJobComponent:
     def stop(self, timeout: float = 30.0) -> None:
         stop_recorded(self.run_dir, self.name, self._proc, timeout)
         self._proc = None
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def kill(self) -> None:
         """SIGKILL the driver and its JVM (a crash, for exactly-once tests)."""

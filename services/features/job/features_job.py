@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--txn-prefix", default=_env("TXN_PREFIX", "features-job"))
     a("--txn-timeout-ms", type=int, default=int(_env("TXN_TIMEOUT_MS", "600000")))
     a("--checkpoint-dir", default=_env("CHECKPOINT_DIR", ".mlmesh/features/checkpoints"))
+    a("--tmp-dir", default=_env("TMP_DIR", ""),
+      help="the mini-cluster's working and spill directory (io.tmp.dirs; default: the "
+           "system temp dir, where a killed mini-cluster leaves its RocksDB files behind)")
     a("--checkpoint-interval-ms", type=int, default=int(_env("CHECKPOINT_INTERVAL_MS", "500")))
     a("--out-of-orderness-ms", type=int, default=int(_env("OUT_OF_ORDERNESS_MS", "5000")))
     a("--idle-timeout-ms", type=int, default=int(_env("IDLE_TIMEOUT_MS", "0")),
@@ -123,6 +126,10 @@ def flink_config(args: argparse.Namespace) -> Configuration:
         "table.exec.source.idle-timeout": f"{args.idle_timeout_ms} ms",
         "pipeline.auto-watermark-interval": "100ms",
     }
+    if args.tmp_dir:
+        tmp = Path(args.tmp_dir).resolve()
+        tmp.mkdir(parents=True, exist_ok=True)
+        settings["io.tmp.dirs"] = str(tmp)
     if args.rest_port:
         settings.update({"rest.port": str(args.rest_port), "rest.address": "127.0.0.1",
                          "rest.bind-address": "127.0.0.1"})
