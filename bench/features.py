@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -264,6 +265,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         result["checkpoint_interval_ms"] = checkpoint_ms
     finally:
         comp.stop()
+        shutil.rmtree(state, ignore_errors=True)
     result["window_choice"] = window_choice(sample)
     result["targets"] = {"job_over_raw>=0.5": result["job_over_raw"] >= 0.5,
                          "p99_close_to_online<=1000ms": result["close_to_online_p99_ms"] <= 1000,
@@ -292,6 +294,7 @@ def main() -> int:
     finally:
         if broker is not None:
             broker.stop()
+            shutil.rmtree(broker.state_dir, ignore_errors=True)
     from bench.common import ratio, write
     from bench.features_online_write import ROWS, online_write_ab
 

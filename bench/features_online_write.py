@@ -17,6 +17,7 @@ Part of ``bench/features.py``."""
 from __future__ import annotations
 
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -71,14 +72,17 @@ def online_write_ab(views: tuple[str, ...] = ("user_activity_5m", "user_activity
     }
     out: dict[str, Any] = {}
     end = 1_764_000_000_000
-    for view in views:
-        times: dict[str, list[float]] = {name: [] for name in paths}
-        for _ in range(REPS):
-            for name, write in paths.items():
-                end += 60_000  # a newer window each call: every row is written
-                rows = _rows(view, end)
-                t = time.perf_counter()
-                write(view, rows)
-                times[name].append((time.perf_counter() - t) * 1000)
-        out[view] = {k: round(statistics.median(v[2:]), 1) for k, v in times.items()}
+    try:
+        for view in views:
+            times: dict[str, list[float]] = {name: [] for name in paths}
+            for _ in range(REPS):
+                for name, write in paths.items():
+                    end += 60_000  # a newer window each call: every row is written
+                    rows = _rows(view, end)
+                    t = time.perf_counter()
+                    write(view, rows)
+                    times[name].append((time.perf_counter() - t) * 1000)
+            out[view] = {k: round(statistics.median(v[2:]), 1) for k, v in times.items()}
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
     return out
