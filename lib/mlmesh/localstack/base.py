@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -129,13 +130,23 @@ def terminate(pid: int, timeout: float = 30.0) -> None:
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a log, Java stack frames left out (a JVM's
+    start-up failure is mostly frames; its message and causes are the lines
+    that say what went wrong)."""
     if not path.exists():
         return "(no log)"
     with open(path, "rb") as fh:
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
-        fh.seek(max(0, size - 16384))
-        return "\n".join(fh.read().decode(errors="replace").splitlines()[-lines:])
+        fh.seek(max(0, size - 65536))
+        text = fh.read().decode(errors="replace").splitlines()
+    kept = [ln for ln in text if not _JAVA_FRAME.match(ln)]
+    tail = kept[-lines:]
+    left_out = len(text) - len(kept)
+    return "\n".join(tail + ([f"({left_out} Java stack frame lines left out)"] if left_out else []))
+
+
+_JAVA_FRAME = re.compile(r"^\s+(at \S+\(.*\)|\.\.\. \d+ (more|common frames omitted))\s*$")
 
 
 def free_port() -> int:
