@@ -122,6 +122,28 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def jit_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by the HotSpot JIT compiler threads (named
+    ``C1 CompilerThre...`` / ``C2 CompilerThre...`` by the OS) of a process
+    and its live descendants: how far a JVM still is from JIT-steady. 0 where
+    ``/proc`` has no thread names (not Linux)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for proc in (root, *root.children(recursive=True)):
+        task = Path(f"/proc/{proc.pid}/task")
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(task):
+                with contextlib.suppress(OSError):
+                    raw = (task / tid / "stat").read_text()
+                    if raw[raw.index("(") + 1:].startswith(("C1 CompilerThre", "C2 CompilerThre")):
+                        fields = raw[raw.rindex(")") + 2:].split()
+                        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def raw_consume_rate(bootstrap: str, topic: str, n: int,
                      runs: int = 3) -> tuple[float, list[float]]:
     """Median of ``runs`` passes (and every pass, for the record)."""
