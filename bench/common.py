@@ -131,16 +131,13 @@ def jit_cpu_seconds(pid: int) -> float:
 
     root = psutil.Process(pid)
     total = 0.0
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     for proc in (root, *root.children(recursive=True)):
-        task = Path(f"/proc/{proc.pid}/task")
-        with contextlib.suppress(OSError):
-            for tid in os.listdir(task):
+        with contextlib.suppress(psutil.Error):
+            for t in proc.threads():
                 with contextlib.suppress(OSError):
-                    raw = (task / tid / "stat").read_text()
-                    if raw[raw.index("(") + 1:].startswith(("C1 CompilerThre", "C2 CompilerThre")):
-                        fields = raw[raw.rindex(")") + 2:].split()
-                        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+                    name = Path(f"/proc/{proc.pid}/task/{t.id}/comm").read_text()
+                    if name.startswith(("C1 CompilerThre", "C2 CompilerThre")):
+                        total += t.user_time + t.system_time
     return total
 
 
