@@ -38,9 +38,12 @@ def ratio(name: str, value: float, baseline: float, target: float | None,
 
 
 def machine() -> dict[str, Any]:
+    """The host, and its 1-minute load average now (``write`` calls it as the
+    run ends; result files before 2026-12-03 named that value
+    ``loadavg_1m_at_start``, though it was taken at the end too)."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0, 0, 0)
     return {"host_cpus": os.cpu_count(), "python": platform.python_version(),
-            "loadavg_1m_at_start": round(load[0], 2), "platform": platform.platform()}
+            "loadavg_1m": round(load[0], 2), "platform": platform.platform()}
 
 
 def write(area: str, payload: dict[str, Any]) -> Path:

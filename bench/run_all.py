@@ -128,13 +128,15 @@ def _file_time(area: str) -> str:
 def markdown(runs: list[dict[str, Any]]) -> str:
     lines = ["# mlmesh benchmark summary", "",
              f"On {machine()['host_cpus']} cores. Each ratio divides a figure by a baseline "
-             "measured in the same run. When each area was measured (UTC) and the load "
-             "average at its start:", ""]
+             "measured in the same run. When each area was measured (UTC) and the 1-minute "
+             "load average as its run ended:", ""]
     for run in runs:
         res = run["result"] or {}
         when = _measured_at(res) or run.get("measured_at") or "?"
-        lines.append(f"- {run['area']}: {when}, load "
-                     f"{(res.get('machine') or {}).get('loadavg_1m_at_start', '?')}")
+        host = res.get("machine") or {}
+        # the older name of the same reading (taken as the run ended, not at its start)
+        load = host.get("loadavg_1m", host.get("loadavg_1m_at_start", "?"))
+        lines.append(f"- {run['area']}: {when}, load {load}")
     lines += ["", "| area | figure | value | baseline | ratio | target | pass |",
               "|---|---|---|---|---|---|---|"]
     for run in runs:

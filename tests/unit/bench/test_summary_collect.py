@@ -30,9 +30,10 @@ def test_collect_rebuilds_summary_from_results(tmp_path: Path,
                                              ("monitor", "bench.monitor", [], 1),
                                              ("ingest", "bench.ingest", [], 1)])
     (tmp_path / "features.json").write_text(json.dumps({
-        "measured_at": "2026-12-02T11:17:56Z", "machine": {"loadavg_1m_at_start": 2.4},
+        "measured_at": "2026-12-02T11:17:56Z", "machine": {"loadavg_1m": 2.4},
         "ratios": [_ratio("job vs raw", 15884, 721688)]}))
-    (tmp_path / "monitor.json").write_text(json.dumps({
+    (tmp_path / "monitor.json").write_text(json.dumps({  # the reading's name before 2026-12-03
+        "machine": {"loadavg_1m_at_start": 1.1},
         "ratios": [_ratio("monitor vs raw", 6000, 10000)]}))
     (tmp_path / "summary.json").write_text(json.dumps({"runs": [
         {"area": "monitor", "status": "ok", "measured_at": "2026-11-23T08:57:08Z",
@@ -43,7 +44,7 @@ def test_collect_rebuilds_summary_from_results(tmp_path: Path,
 
     md = (tmp_path / "summary.md").read_text()
     assert "- features: 2026-12-02T11:17:56Z, load 2.4" in md
-    assert "- monitor: 2026-11-23T08:57:08Z, load ?" in md
+    assert "- monitor: 2026-11-23T08:57:08Z, load 1.1" in md
     assert "| features | job vs raw | 15884 events/s | 721688 | 0.022 | 0.5 | **no** |" in md
     assert "| monitor | monitor vs raw | 6000 events/s | 10000 | 0.6 | 0.5 | yes |" in md
     assert "| ingest | (missing) |" in md
