@@ -15,7 +15,9 @@ One run, one broker, three figures against in-run baselines:
    two writers reading the same results at once); the backlog's last windows,
    which all close at once when the live phase starts, are a catch-up burst
    reported on their own, and the p99 of the rows that went online after the
-   live phase's first SETTLE_S seconds beside the target's figure;
+   live phase's first SETTLE_S seconds beside the target's figure, and each
+   view's; event time is laid out against the clock's hours, so every run
+   meets an hour boundary at the same point of its live phase;
 3. SQL windows vs a Python-operator window on a sample (bench/features_windows.py,
    run in .venv-flink): why Python stays out of the windowing.
 Targets: job >= 50% of raw consume rate; p99 window close -> online <= 1 s.
@@ -55,6 +57,11 @@ MIN = 60_000
 # sessions): the live p99 (the target's figure) includes them; the p99 of the
 # rows that went online after this many seconds is reported beside it.
 SETTLE_S = 10
+# Where the live phase meets an hour boundary (event minutes = wall seconds
+# into it): after SETTLE_S, inside the default 30 s.
+HOUR_AT_LIVE_MIN = 20
+# The live phase's writers (online store, state directory), all at once.
+LIVE_WRITERS = (("sqlite", "writer"), ("redis", "writer-redis"))
 
 
 def _events(n: int, users: int, start: int, step_ms: float, seed: int) -> list[tuple[str, int,
@@ -159,6 +166,20 @@ def _backlog(bootstrap: str, topic: str, n: int, users: int, start: int, seed: i
     return end
 
 
+def _layout_start(now_ms: int, warmup: int) -> int:
+    """Event time of the first backlog's start. The backlogs follow one
+    another (an hour each, 3 minutes apart), then the live phase (one event
+    minute per wall second), all in the past: Kafka refuses record timestamps
+    more than an hour ahead of its clock. The layout is fixed against the
+    clock's hours, so every run puts the same window boundaries in the live
+    phase: an hour boundary HOUR_AT_LIVE_MIN minutes into it, where the
+    1-hour and 24-hour windows of every user of the backlog fire together."""
+    hour = 60 * MIN
+    live_from_start = ((warmup + 2) * 63 + HOUR_AT_LIVE_MIN) * MIN
+    base = (now_ms - (warmup + 5) * hour) // hour * hour
+    return base + (-live_from_start) % hour
+
+
 def window_choice(sample: int) -> dict[str, Any]:
     py = ROOT / ".venv-flink" / "bin" / "python"
     res = subprocess.run([str(py), "-m", "bench.features_windows", str(sample)], cwd=ROOT,
@@ -175,10 +196,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
 
     topics = Topics(f"bench{uuid.uuid4().hex[:6]}")
     topics.create(bootstrap)
-    # event time: the backlogs one after another (an hour each, 3 minutes
-    # apart), then the live phase, all in the past (Kafka refuses record
-    # timestamps more than an hour ahead of its clock)
-    start = (int(time.time() * 1000) - (warmup + 4) * 60 * MIN) // MIN * MIN
+    start = _layout_start(int(time.time() * 1000), warmup)
     end_a = _backlog(bootstrap, topics.events, backlog, users, start, 1)
     cpu_raw = time.process_time()
     raw, raw_runs = raw_consume_rate(bootstrap, topics.events, backlog)
@@ -243,7 +261,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         ctx = multiprocessing.get_context("spawn")
         stop, out = ctx.Event(), ctx.Queue()
         procs = []
-        for online, sub in (("sqlite", "writer"), ("redis", "writer-redis")):
+        for online, sub in LIVE_WRITERS:
             ready = ctx.Event()
             proc = ctx.Process(target=writer_process, daemon=True, args=(
                 bootstrap, topics.out, str(state / sub), online, redis.url, t_live, ready,
@@ -269,9 +287,18 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         for proc, _ in procs:
             proc.join(30)
         redis.stop()
-        for name, lat, lat_at, burst in observed:
+        result["live_hour_boundary_at_s"] = HOUR_AT_LIVE_MIN
+        for name, live_rows, burst in observed:
             tag = "" if name == "sqlite" else f"_{name}"
-            steady = [v for v, at in zip(lat, lat_at, strict=True) if at >= settled]
+            lat = [v for v, _, _ in live_rows]
+            steady = [v for v, at, _ in live_rows if at >= settled]
+            by_view: dict[str, list[float]] = {}
+            for v, _, view in live_rows:
+                by_view.setdefault(view, []).append(v)
+            result[f"close_to_online{tag}_by_view"] = {
+                view: {"rows": len(vs), "p50_ms": round(_pct(vs, 0.5) * 1000, 1),
+                       "p99_ms": round(_pct(vs, 0.99) * 1000, 1)}
+                for view, vs in sorted(by_view.items())}
             result.update({
                 f"close_to_online{tag}_after_{SETTLE_S}s_p99_ms": round(_pct(steady, 0.99) * 1000,
                                                                         1),
@@ -288,10 +315,9 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         comp.stop()
         shutil.rmtree(state, ignore_errors=True)
     result["window_choice"] = window_choice(sample)
-    result["targets"] = {"job_over_raw>=0.5": result["job_over_raw"] >= 0.5,
-                         "p99_close_to_online<=1000ms": result["close_to_online_p99_ms"] <= 1000,
-                         "p99_close_to_online_redis<=1000ms":
-                             result["close_to_online_redis_p99_ms"] <= 1000}
+    result["targets"] = {"job_over_raw>=0.5": result["job_over_raw"] >= 0.5, **{
+        f"p99_close_to_online{tag}<=1000ms": result[f"close_to_online{tag}_p99_ms"] <= 1000
+        for tag in ("" if online == "sqlite" else f"_{online}" for online, _ in LIVE_WRITERS)}}
     return result
 
 

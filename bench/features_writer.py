@@ -8,7 +8,10 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from features.store import FeatureRow
 
 
 class Hist:
@@ -17,18 +20,18 @@ class Hist:
     phase moves the watermark past them (a catch-up burst, reported apart)."""
 
     def __init__(self) -> None:
-        self.live: list[float] = []
-        self.live_at: list[float] = []  # wall clock (epoch s) each live row went online
+        # per live row: emit -> online seconds, the wall clock (epoch s) it went
+        # online, its feature view (one append per row: a consistent snapshot)
+        self.live: list[tuple[float, float, str]] = []
         self.catch_up: list[float] = []
         self.live_from = 0
         self.enabled = False
 
-    def observe(self, row: Any, seconds: float) -> None:
+    def observe(self, row: FeatureRow, seconds: float) -> None:
         if not self.enabled:
             return
         if row.window_end_ms > self.live_from:
-            self.live.append(seconds)
-            self.live_at.append(time.time())
+            self.live.append((seconds, time.time(), row.view))
         else:
             self.catch_up.append(seconds)
 
@@ -37,7 +40,8 @@ def writer_process(bootstrap: str, topic: str, state_dir: str, online: str, redi
                    live_from: int, ready: Any, stop: Any, out: Any) -> None:
     """The real feature-writer loop with its own defaults, in a process of its
     own (as deployed), from the live end of ``topic``; puts each row's emit ->
-    online seconds (live, catch-up) on ``out`` when ``stop`` is set."""
+    online seconds (live, with when and which view, and catch-up) on ``out``
+    when ``stop`` is set."""
     from features.settings import Settings as WriterSettings
     from features.store import FeastStore
     from features.writer.app import BatchWriter
@@ -66,4 +70,4 @@ def writer_process(bootstrap: str, topic: str, state_dir: str, online: str, redi
     stop.wait()
     signal.set()
     thread.join(30)
-    out.put((online, hist.live, hist.live_at, hist.catch_up))
+    out.put((online, list(hist.live), list(hist.catch_up)))
