@@ -60,6 +60,9 @@ SETTLE_S = 10
 # Where the live phase meets an hour boundary (event minutes = wall seconds
 # into it): after SETTLE_S, inside the default 30 s.
 HOUR_AT_LIVE_MIN = 20
+# Event-time layout: each backlog spans BACKLOG_MIN minutes; the next backlog,
+# and after the last one the live phase, start GAP_MIN minutes after its end.
+BACKLOG_MIN, GAP_MIN = 60, 3
 # The live phase's writers (online store, state directory), all at once.
 LIVE_WRITERS = (("sqlite", "writer"), ("redis", "writer-redis"))
 
@@ -158,8 +161,8 @@ def _backlog(bootstrap: str, topic: str, n: int, users: int, start: int, seed: i
     """``n`` events over one hour of event time from ``start``, then one marker
     per partition two minutes later (the watermark passes the hour only after
     every partition has); returns the hour's end."""
-    _produce(bootstrap, topic, _events(n, users, start, 60 * MIN / n, seed))
-    end = start + 60 * MIN
+    _produce(bootstrap, topic, _events(n, users, start, BACKLOG_MIN * MIN / n, seed))
+    end = start + BACKLOG_MIN * MIN
     for part in range(3):
         _produce(bootstrap, topic, _events(1, 1, end + 2 * MIN, 0, 100 * seed + part),
                  partition=part)
@@ -175,7 +178,7 @@ def _layout_start(now_ms: int, warmup: int) -> int:
     phase: an hour boundary HOUR_AT_LIVE_MIN minutes into it, where the
     1-hour and 24-hour windows of every user of the backlog fire together."""
     hour = 60 * MIN
-    live_from_start = ((warmup + 2) * 63 + HOUR_AT_LIVE_MIN) * MIN
+    live_from_start = ((warmup + 2) * (BACKLOG_MIN + GAP_MIN) + HOUR_AT_LIVE_MIN) * MIN
     base = (now_ms - (warmup + 5) * hour) // hour * hour
     return base + (-live_from_start) % hour
 
@@ -223,7 +226,8 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
             cpu0, jit0, seen = (tree_cpu_seconds(comp.pid), jit_cpu_seconds(comp.pid),
                                 watch.results())
             if i:  # the job reads while it is produced; its clock starts once it is all there
-                end = _backlog(bootstrap, topics.events, backlog, users, end + 3 * MIN, i + 1)
+                end = _backlog(bootstrap, topics.events, backlog, users, end + GAP_MIN * MIN,
+                               i + 1)
             seconds = watch.wait_past(end + MIN)
             cpu = tree_cpu_seconds(comp.pid) - cpu0
             jit = jit_cpu_seconds(comp.pid) - jit0
@@ -257,7 +261,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         # Redis (the scale-out store, a real server).
         redis = RedisComponent(state, port=free_port(), name="bench-redis")
         redis.start()
-        t_live = end + 3 * MIN
+        t_live = end + GAP_MIN * MIN
         ctx = multiprocessing.get_context("spawn")
         stop, out = ctx.Event(), ctx.Queue()
         procs = []

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import pytest
 
-from bench.features import HOUR_AT_LIVE_MIN, MIN, _layout_start
+from bench.features import BACKLOG_MIN, GAP_MIN, HOUR_AT_LIVE_MIN, MIN, _layout_start
 
 HOUR = 60 * MIN
 NOW = 1_796_300_000_000  # 2026-12-03, not on a boundary
 
 
 @pytest.mark.parametrize("warmup", [0, 1, 2, 5, 20])
-@pytest.mark.parametrize("offset_min", range(0, 24 * 60, 53))
+@pytest.mark.parametrize("offset_min", range(0, 24 * 60, 97))
 def test_live_phase_meets_an_hour_at_the_same_point(warmup: int, offset_min: int) -> None:
     now = NOW + offset_min * MIN + 12_345
     start = _layout_start(now, warmup)
-    # backlogs of an hour, 3 minutes apart; the live phase 3 minutes after the last
-    live = start + (warmup + 2) * 63 * MIN
+    # the cold backlog, the warm-up ones and the measured one, each followed by
+    # a gap; the live phase after the last gap
+    live = start + (warmup + 2) * (BACKLOG_MIN + GAP_MIN) * MIN
     assert start % MIN == 0
     assert (live + HOUR_AT_LIVE_MIN * MIN) % HOUR == 0
     assert live + 31 * MIN < now  # a 30 s live phase is 30 event minutes
