@@ -29,7 +29,6 @@ import json
 import logging
 import multiprocessing
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -45,63 +44,20 @@ ROOT = Path(__file__).resolve().parents[1]
 for _p in ("", "lib", "gen/python", "services", "tests/integration/features"):
     sys.path.insert(0, str(ROOT / _p))
 
-from confluent_kafka import Consumer, Producer  # noqa: E402
+from confluent_kafka import Consumer  # noqa: E402
 
+from bench import features_events as fe  # noqa: E402
 from bench.common import jit_cpu_seconds, raw_consume_rate, tree_cpu_seconds  # noqa: E402
 from bench.features_writer import writer_process  # noqa: E402
 
 log = logging.getLogger("bench.features")
-MIN = 60_000
 # The live phase's first seconds close the backlog users' last windows at once
 # (1,000 users go idle together: their last 5-minute windows, zero rows and
 # sessions): the live p99 (the target's figure) includes them; the p99 of the
 # rows that went online after this many seconds is reported beside it.
 SETTLE_S = 10
-# Where the live phase meets an hour boundary (event minutes = wall seconds
-# into it): after SETTLE_S, inside the default 30 s.
-HOUR_AT_LIVE_MIN = 20
-# Event-time layout: each backlog spans BACKLOG_MIN minutes; the next backlog,
-# and after the last one the live phase, start GAP_MIN minutes after its end.
-BACKLOG_MIN, GAP_MIN = 60, 3
 # The live phase's writers (online store, state directory), all at once.
 LIVE_WRITERS = (("sqlite", "writer"), ("redis", "writer-redis"))
-
-
-def _events(n: int, users: int, start: int, step_ms: float, seed: int) -> list[tuple[str, int,
-                                                                                     bytes]]:
-    from features_reference import Ev
-    from features_scenario import event_bytes
-
-    rnd = random.Random(seed)
-    out = []
-    for i in range(n):
-        ts = start + int(i * step_ms)
-        user = f"user-{rnd.randrange(users)}"
-        out.append((user, ts, event_bytes(Ev(f"e{seed}-{i}", user, ts, rnd.randint(1, 7),
-                                             round(rnd.uniform(0, 100), 2)))))
-    return out
-
-
-def _producer(bootstrap: str) -> Producer:
-    return Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
-                     "linger.ms": 20, "batch.num.messages": 10000, "compression.type": "lz4"})
-
-
-def _produce(bootstrap: str, topic: str, rows: list[tuple[str, int, bytes]],
-             partition: int | None = None, producer: Producer | None = None) -> None:
-    p = producer or _producer(bootstrap)
-    for user, ts, value in rows:
-        while True:
-            try:
-                if partition is None:
-                    p.produce(topic, value, key=user.encode(), timestamp=ts)
-                else:
-                    p.produce(topic, value, key=user.encode(), timestamp=ts, partition=partition)
-                break
-            except BufferError:
-                p.poll(0.05)
-        p.poll(0)
-    assert p.flush(60) == 0
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -157,32 +113,6 @@ class _Watch:
         self._consumer.close()
 
 
-def _backlog(bootstrap: str, topic: str, n: int, users: int, start: int, seed: int) -> int:
-    """``n`` events over one hour of event time from ``start``, then one marker
-    per partition two minutes later (the watermark passes the hour only after
-    every partition has); returns the hour's end."""
-    _produce(bootstrap, topic, _events(n, users, start, BACKLOG_MIN * MIN / n, seed))
-    end = start + BACKLOG_MIN * MIN
-    for part in range(3):
-        _produce(bootstrap, topic, _events(1, 1, end + 2 * MIN, 0, 100 * seed + part),
-                 partition=part)
-    return end
-
-
-def _layout_start(now_ms: int, warmup: int) -> int:
-    """Event time of the first backlog's start. The backlogs follow one
-    another (an hour each, 3 minutes apart), then the live phase (one event
-    minute per wall second), all in the past: Kafka refuses record timestamps
-    more than an hour ahead of its clock. The layout is fixed against the
-    clock's hours, so every run puts the same window boundaries in the live
-    phase: an hour boundary HOUR_AT_LIVE_MIN minutes into it, where the
-    1-hour and 24-hour windows of every user of the backlog fire together."""
-    hour = 60 * MIN
-    live_from_start = ((warmup + 2) * (BACKLOG_MIN + GAP_MIN) + HOUR_AT_LIVE_MIN) * MIN
-    base = (now_ms - (warmup + 5) * hour) // hour * hour
-    return base + (-live_from_start) % hour
-
-
 def window_choice(sample: int) -> dict[str, Any]:
     py = ROOT / ".venv-flink" / "bin" / "python"
     res = subprocess.run([str(py), "-m", "bench.features_windows", str(sample)], cwd=ROOT,
@@ -199,8 +129,8 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
 
     topics = Topics(f"bench{uuid.uuid4().hex[:6]}")
     topics.create(bootstrap)
-    start = _layout_start(int(time.time() * 1000), warmup)
-    end_a = _backlog(bootstrap, topics.events, backlog, users, start, 1)
+    start = fe.layout_start(int(time.time() * 1000), warmup)
+    end_a = fe.produce_backlog(bootstrap, topics.events, backlog, users, start, 1)
     cpu_raw = time.process_time()
     raw, raw_runs = raw_consume_rate(bootstrap, topics.events, backlog)
     cpu_raw = time.process_time() - cpu_raw  # this process: the reader and librdkafka's threads
@@ -226,9 +156,9 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
             cpu0, jit0, seen = (tree_cpu_seconds(comp.pid), jit_cpu_seconds(comp.pid),
                                 watch.results())
             if i:  # the job reads while it is produced; its clock starts once it is all there
-                end = _backlog(bootstrap, topics.events, backlog, users, end + GAP_MIN * MIN,
-                               i + 1)
-            seconds = watch.wait_past(end + MIN)
+                end = fe.produce_backlog(bootstrap, topics.events, backlog, users,
+                                         end + fe.GAP_MIN * fe.MIN, i + 1)
+            seconds = watch.wait_past(end + fe.MIN)
             cpu = tree_cpu_seconds(comp.pid) - cpu0
             jit = jit_cpu_seconds(comp.pid) - jit0
             backlogs.append({"phase": "cold" if i == 0 else "measured" if i == warmup + 1
@@ -261,7 +191,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         # Redis (the scale-out store, a real server).
         redis = RedisComponent(state, port=free_port(), name="bench-redis")
         redis.start()
-        t_live = end + GAP_MIN * MIN
+        t_live = end + fe.GAP_MIN * fe.MIN
         ctx = multiprocessing.get_context("spawn")
         stop, out = ctx.Event(), ctx.Queue()
         procs = []
@@ -278,12 +208,12 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         time.sleep(5)  # group assignment
         rate = 200  # events per wall second
         ticks = int(live_s * 10)
-        live = _producer(bootstrap)
+        live = fe.new_producer(bootstrap)
         settled = time.time() + SETTLE_S
         for i in range(ticks):
-            rows = _events(rate // 10, users // 10 or 1, t_live + i * 6000, 600 / (rate // 10),
+            rows = fe.events(rate // 10, users // 10 or 1, t_live + i * 6000, 600 / (rate // 10),
                            1000 + i)
-            _produce(bootstrap, topics.events, rows, producer=live)
+            fe.produce(bootstrap, topics.events, rows, producer=live)
             time.sleep(0.1)
         time.sleep(3)
         stop.set()
@@ -291,7 +221,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         for proc, _ in procs:
             proc.join(30)
         redis.stop()
-        result["live_hour_boundary_at_s"] = HOUR_AT_LIVE_MIN
+        result["live_hour_boundary_at_s"] = fe.HOUR_AT_LIVE_MIN
         for name, live_rows, burst in observed:
             tag = "" if name == "sqlite" else f"_{name}"
             lat = [v for v, _, _ in live_rows]
