@@ -113,6 +113,12 @@ class _Watch:
         self._consumer.close()
 
 
+def _tag(online: str) -> str:
+    """The result keys' suffix for an online store's figures (none for SQLite,
+    the default)."""
+    return "" if online == "sqlite" else f"_{online}"
+
+
 def window_choice(sample: int) -> dict[str, Any]:
     py = ROOT / ".venv-flink" / "bin" / "python"
     res = subprocess.run([str(py), "-m", "bench.features_windows", str(sample)], cwd=ROOT,
@@ -223,7 +229,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
         redis.stop()
         result["live_hour_boundary_at_s"] = fe.HOUR_AT_LIVE_MIN
         for name, live_rows, burst in observed:
-            tag = "" if name == "sqlite" else f"_{name}"
+            tag = _tag(name)
             lat = [v for v, _, _ in live_rows]
             steady = [v for v, at, _ in live_rows if at >= settled]
             by_view: dict[str, list[float]] = {}
@@ -251,7 +257,7 @@ def run(bootstrap: str, backlog: int, users: int, live_s: float, sample: int,
     result["window_choice"] = window_choice(sample)
     result["targets"] = {"job_over_raw>=0.5": result["job_over_raw"] >= 0.5, **{
         f"p99_close_to_online{tag}<=1000ms": result[f"close_to_online{tag}_p99_ms"] <= 1000
-        for tag in ("" if online == "sqlite" else f"_{online}" for online, _ in LIVE_WRITERS)}}
+        for tag in (_tag(online) for online, _ in LIVE_WRITERS)}}
     return result
 
 
