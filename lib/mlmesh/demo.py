@@ -298,10 +298,11 @@ def _fresh_state(console: Console) -> Path:
     import os
     import shutil
 
+    from mlmesh.common import ports
     from mlmesh.localstack.base import port_open
     from mlmesh.localstack.paths import default_state_dir
 
-    busy = [p for p in (19092, 18001, 19530, 50051, 50052, 18090) if port_open(p)]
+    busy = [p for p in ports.STACK if port_open(p)]
     if busy:
         raise SystemExit(f"ports {busy} are in use (a running `mlmesh up`?): run "
                          "`mlmesh down` first, the demo starts and stops its own stack")

@@ -13,7 +13,9 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-DEFAULT_URL = "http://127.0.0.1:18090"
+from mlmesh.common import ports
+
+DEFAULT_URL = f"http://127.0.0.1:{ports.MONITOR_HTTP}"
 
 
 def default_url() -> str:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
+from mlmesh.common import ports
 from mlmesh.common.settings import MeshSettings, field
 
 
@@ -43,5 +44,5 @@ class Settings(MeshSettings):
     milvus_timeout_s: float = field(15.0, "deadline of one Milvus call")
     upsert_rows: int = field(1000, "rows per Milvus upsert request")
     # HTTP: /metrics, /healthz, /readyz
-    metrics_port: int = field(19102, "metrics + health HTTP port (0 = off)")
+    metrics_port: int = field(ports.EMBEDDER_METRICS, "metrics + health HTTP port (0 = off)")
     http_host: str = field("127.0.0.1", "bind address of the HTTP endpoint")

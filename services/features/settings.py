@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
+from mlmesh.common import ports
 from mlmesh.common.settings import MeshSettings, field
 
 
@@ -33,4 +34,5 @@ class Settings(MeshSettings):
         "(features.compact; 0: never)")
     compact_min_files: int = field(32, "a view is compacted once it has this many small files")
     compact_target_mb: int = field(64, "size of a compacted file, at most (input bytes)")
-    metrics_port: int = field(19101, "Prometheus endpoint; answers once the writer is ready")
+    metrics_port: int = field(ports.FEATURES_METRICS,
+                              "Prometheus endpoint; answers once the writer is ready")

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
+from mlmesh.common import ports
 from mlmesh.common.settings import MeshSettings, field
 
 
@@ -16,8 +17,8 @@ class Settings(MeshSettings):
     service_name: ClassVar[str] = "inference"
 
     grpc_host: str = field("127.0.0.1", "bind address of the gRPC server")
-    grpc_port: int = field(50052, "gRPC port (0 = any free port)")
-    metrics_port: int = field(19103, "Prometheus scrape port (0 = none)")
+    grpc_port: int = field(ports.INFERENCE_GRPC, "gRPC port (0 = any free port)")
+    metrics_port: int = field(ports.INFERENCE_METRICS, "Prometheus scrape port (0 = none)")
     max_workers: int = field(16, "gRPC worker threads (per process)")
     workers: int = field(1, "processes sharing the gRPC port (SO_REUSEPORT), about one core "
                             "each; needs a fixed grpc_port; all workers' metrics on metrics_port "

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
+from mlmesh.common import ports
 from mlmesh.common.settings import MeshSettings, field
 
 
@@ -14,9 +15,9 @@ class Settings(MeshSettings):
                                       populate_by_name=True)
     service_name: ClassVar[str] = "ingest"
 
-    grpc_address: str = field("127.0.0.1:50051", "gRPC listen address")
-    http_address: str = field("127.0.0.1:18080", "HTTP listen address (host:port)")
-    metrics_port: int = field(19100, "Prometheus scrape port (0 = off)")
+    grpc_address: str = field(f"127.0.0.1:{ports.INGEST_GRPC}", "gRPC listen address")
+    http_address: str = field(f"127.0.0.1:{ports.INGEST_HTTP}", "HTTP listen address (host:port)")
+    metrics_port: int = field(ports.INGEST_METRICS, "Prometheus scrape port (0 = off)")
     workers: int = field(1, "processes sharing the ports (SO_REUSEPORT); one core each; "
                             "all workers' metrics on metrics_port (worker i's own on "
                             "metrics_port + 1 + i)")

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
+from mlmesh.common import ports
 from mlmesh.common.settings import MeshSettings, field
 from mlmesh.localstack.paths import repo_root
 
@@ -23,9 +24,9 @@ class Settings(MeshSettings):
                                       populate_by_name=True)
     service_name: ClassVar[str] = "monitor"
 
-    metrics_port: int = field(19104, "Prometheus scrape port (0 = off)")
+    metrics_port: int = field(ports.MONITOR_METRICS, "Prometheus scrape port (0 = off)")
     http_host: str = field("127.0.0.1", "dashboard/API bind address")
-    http_port: int = field(18090, "dashboard/API port")
+    http_port: int = field(ports.MONITOR_HTTP, "dashboard/API port")
     app_id: str = field("mlmesh-monitor", "faust app id: consumer group and changelog prefix")
     topic_prefix: str = field("", "prefix of every mesh topic (test isolation)")
     window_s: float = field(30.0, "tumbling window of the aggregate table, seconds")

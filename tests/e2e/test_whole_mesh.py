@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from mlmesh.common import ports
 from mlmesh.localstack.base import port_open
 
-DEFAULT_PORTS = (19092, 18001, 19530, 50051, 50052, 18090)
+DEFAULT_PORTS = ports.STACK
 
 
 def test_demo_runs_the_mesh_and_the_audit_matches(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ import sys
 import time
 from typing import Any
 
+from mlmesh.common import ports
+
 
 def _from_topic(bootstrap: str, topic: str, timeout: float) -> list[dict[str, Any]]:
     from mlmesh.events.v1 import alert_pb2
@@ -72,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("alerts", help="list firing alerts (from the monitor)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--url", default=None, help="monitor URL (default $MLMESH_MONITOR_URL "
-                   "or http://127.0.0.1:18090)")
+                   f"or http://127.0.0.1:{ports.MONITOR_HTTP})")
     p.add_argument("--from-topic", action="store_true",
                    help="read the alerts topic instead of asking the monitor")
     p.add_argument("--topic", default="alerts", help="alerts topic (with --from-topic)")

@@ -3,28 +3,32 @@
     mlmesh predict --user u00001 [--text "refund please"] [--json]
     mlmesh search --user u00001 "checkout fails" [--k 5] [--json]
 
-Address: ``--addr`` or ``$MLMESH_INFERENCE_ADDR`` (default 127.0.0.1:50052);
-API key: ``--api-key`` or ``$MLMESH_API_KEY`` (sent as ``x-api-key``).
+Address: ``--addr``, else :class:`~mlmesh.client_settings.ClientSettings`
+(``$MLMESH_CLIENT_INFERENCE_GRPC``, default 127.0.0.1:18052, what ``mlmesh up``
+binds); API key: ``--api-key``, else ``$MLMESH_CLIENT_API_KEY`` (sent as ``x-api-key``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
-DEFAULT_ADDR = "127.0.0.1:50052"
+from mlmesh.common import ports
 
 
 def _call(args: argparse.Namespace, method: str, request: Any) -> Any:
     import grpc
 
+    from mlmesh.client_settings import ClientSettings
     from mlmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
 
-    md = [("x-api-key", args.api_key)] if args.api_key else []
-    with grpc.insecure_channel(args.addr) as channel:
+    client = ClientSettings()  # flags win over it
+    addr = args.addr or client.inference_grpc
+    api_key = client.api_key if args.api_key is None else args.api_key
+    md = [("x-api-key", api_key)] if api_key else []
+    with grpc.insecure_channel(addr) as channel:
         stub = pb_grpc.InferenceServiceStub(channel)
         return getattr(stub, method)(request, metadata=md, timeout=args.timeout)
 
@@ -97,8 +101,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", required=True, help="user id")
     p.add_argument("--k", type=int, default=0, help="chunks to retrieve (server default 5)")
     p.add_argument("--json", action="store_true", help="print the raw response as JSON")
-    p.add_argument("--addr", default=os.environ.get("MLMESH_INFERENCE_ADDR", DEFAULT_ADDR))
-    p.add_argument("--api-key", default=os.environ.get("MLMESH_API_KEY", ""))
+    p.add_argument("--addr", default=None,
+                   help="inference gRPC address (default $MLMESH_CLIENT_INFERENCE_GRPC "
+                   f"or 127.0.0.1:{ports.INFERENCE_GRPC})")
+    p.add_argument("--api-key", default=None, help="default $MLMESH_CLIENT_API_KEY")
     p.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds")
 
 

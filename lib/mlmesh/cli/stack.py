@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from mlmesh.common import ports
+
 
 def _names(raw: str | None) -> list[str] | None:
     if not raw:
@@ -161,11 +163,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tsub = p.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
     c = tsub.add_parser("create", help="create/alter topics from topics.yaml (idempotent)")
     c.add_argument("--file", help="topics file (default deploy/topics.yaml)")
-    c.add_argument("--bootstrap", help="default $MLMESH_KAFKA_BOOTSTRAP or 127.0.0.1:19092")
+    c.add_argument("--bootstrap", help="default $MLMESH_KAFKA_BOOTSTRAP or "
+                   f"127.0.0.1:{ports.KAFKA}")
     c.add_argument("--timeout", type=float, default=60.0)
     c.set_defaults(func=cmd_topics_create)
     c = tsub.add_parser("list", help="topics with partitions and end offsets")
-    c.add_argument("--bootstrap", help="default $MLMESH_KAFKA_BOOTSTRAP or 127.0.0.1:19092")
+    c.add_argument("--bootstrap", help="default $MLMESH_KAFKA_BOOTSTRAP or "
+                   f"127.0.0.1:{ports.KAFKA}")
     c.add_argument("--all", action="store_true", help="include internal topics")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_topics_list)

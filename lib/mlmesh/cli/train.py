@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from mlmesh.common import ports
+
 
 def cmd_train(args: argparse.Namespace) -> int:
     from inference.training import pipeline
@@ -39,7 +41,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.labels:
             labels, source = labels_from_parquet(Path(args.labels)), str(args.labels)
         else:
-            bootstrap = os.environ.get("MLMESH_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+            bootstrap = os.environ.get("MLMESH_KAFKA_BOOTSTRAP", f"127.0.0.1:{ports.KAFKA}")
             labels, source = labels_from_topic(bootstrap, args.labels_topic), \
                 f"topic {args.labels_topic}"
     repository = None if args.dry_run else Path(

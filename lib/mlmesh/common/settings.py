@@ -16,6 +16,8 @@ from pydantic import AliasChoices, Field
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mlmesh.common import ports
+
 # Mesh-wide fields: field name -> global env var.
 GLOBAL_FIELDS: dict[str, str] = {
     "kafka_bootstrap": "MLMESH_KAFKA_BOOTSTRAP",
@@ -40,15 +42,15 @@ class MeshSettings(BaseSettings):
     # The service's own name (telemetry resource, logs, transactional ids).
     service_name: ClassVar[str] = "mlmesh"
 
-    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_bootstrap: str = f"127.0.0.1:{ports.KAFKA}"
     state_dir: Path = Path(".mlmesh")
     log_level: str = "INFO"
     log_json: bool = True
-    milvus_uri: str = "http://127.0.0.1:19530"
-    triton_grpc: str = "127.0.0.1:18001"
+    milvus_uri: str = f"http://127.0.0.1:{ports.MILVUS}"
+    triton_grpc: str = f"127.0.0.1:{ports.TRITON_GRPC}"
     feast_repo: Path = Path("services/features/feature_repo")
     feast_online: str = "sqlite"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = f"redis://127.0.0.1:{ports.REDIS}/0"
     # Extra librdkafka properties for every client, "k=v,k=v" (e.g. SASL/TLS).
     kafka_security: str = ""
     # Prometheus scrape port of this service's metrics (0 = disabled).

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from mlmesh.common import ports
 from mlmesh.localstack.base import (
     ComponentStatus,
     ProcessRecord,
@@ -54,7 +55,7 @@ def latest_checkpoint(root: Path) -> Path | None:
 class FlinkJobComponent:
     """One features job (Component protocol)."""
 
-    def __init__(self, state_dir: Path, bootstrap: str, rest_port: int = 18081,
+    def __init__(self, state_dir: Path, bootstrap: str, rest_port: int = ports.FLINK_REST,
                  name: str = "features-job", python: str | None = None,
                  args: Sequence[str] = (), env: Mapping[str, str] | None = None,
                  checkpoint_dir: Path | None = None) -> None:

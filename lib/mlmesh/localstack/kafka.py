@@ -20,6 +20,7 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
+from mlmesh.common import ports
 from mlmesh.localstack.base import (
     ComponentStatus,
     ProcessRecord,
@@ -95,7 +96,8 @@ def ensure_kafka_jars(jars_dir: Path | None = None, perf: bool = False) -> Path:
 class KafkaComponent:
     """One KRaft broker+controller on 127.0.0.1 (Component protocol)."""
 
-    def __init__(self, state_dir: Path, port: int = 19092, controller_port: int = 19093,
+    def __init__(self, state_dir: Path, port: int = ports.KAFKA,
+                 controller_port: int = ports.KAFKA_CONTROLLER,
                  heap: str = "400m", name: str = "kafka", jars_dir: Path | None = None,
                  extra_properties: dict[str, str] | None = None) -> None:
         self.name = name

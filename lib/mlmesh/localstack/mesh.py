@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from mlmesh.common import ports
 from mlmesh.localstack.base import Component
 from mlmesh.localstack.service import ServiceComponent, grpc_health_probe, http_probe
 from mlmesh.localstack.stack import StackContext
@@ -23,14 +24,15 @@ def _hostport(ctx: StackContext, var: str, default: str) -> str:
 def redis_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack.redis import RedisComponent
 
-    url = urlsplit(ctx.env.get("MLMESH_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    return RedisComponent(ctx.state_dir, port=url.port or 6379)
+    url = urlsplit(ctx.env.get("MLMESH_REDIS_URL", f"redis://127.0.0.1:{ports.REDIS}/0"))
+    return RedisComponent(ctx.state_dir, port=url.port or ports.REDIS)
 
 
 def triton_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack.triton import TritonComponent
 
-    grpc_port = int(_hostport(ctx, "MLMESH_TRITON_GRPC", "127.0.0.1:18001").rsplit(":", 1)[1])
+    triton = _hostport(ctx, "MLMESH_TRITON_GRPC", f"127.0.0.1:{ports.TRITON_GRPC}")
+    grpc_port = int(triton.rsplit(":", 1)[1])
     return TritonComponent(ctx.state_dir, http_port=grpc_port - 1, grpc_port=grpc_port,
                            metrics_port=grpc_port + 1)
 
@@ -38,14 +40,14 @@ def triton_factory(ctx: StackContext) -> Component:
 def milvus_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack.milvus import MilvusComponent
 
-    uri = ctx.env.get("MLMESH_MILVUS_URI", "http://127.0.0.1:19530")
+    uri = ctx.env.get("MLMESH_MILVUS_URI", f"http://127.0.0.1:{ports.MILVUS}")
     return MilvusComponent(ctx.state_dir, port=int(uri.rsplit(":", 1)[1]))
 
 
 def ingest_factory(ctx: StackContext) -> Component:
-    grpc_addr = _hostport(ctx, "MLMESH_INGEST_GRPC_ADDRESS", "127.0.0.1:50051")
-    http_addr = _hostport(ctx, "MLMESH_INGEST_HTTP_ADDRESS", "127.0.0.1:18080")
-    metrics = _port(ctx, "MLMESH_INGEST_METRICS_PORT", 19100)
+    grpc_addr = _hostport(ctx, "MLMESH_INGEST_GRPC_ADDRESS", f"127.0.0.1:{ports.INGEST_GRPC}")
+    http_addr = _hostport(ctx, "MLMESH_INGEST_HTTP_ADDRESS", f"127.0.0.1:{ports.INGEST_HTTP}")
+    metrics = _port(ctx, "MLMESH_INGEST_METRICS_PORT", ports.INGEST_METRICS)
     return ServiceComponent(
         "ingest", "ingest", ctx.state_dir,
         env=ctx.service_env(MLMESH_INGEST_GRPC_ADDRESS=grpc_addr,
@@ -59,8 +61,8 @@ def ingest_factory(ctx: StackContext) -> Component:
 
 def monitor_factory(ctx: StackContext) -> Component:
     host = ctx.env.get("MLMESH_MONITOR_HTTP_HOST", "127.0.0.1")
-    port = _port(ctx, "MLMESH_MONITOR_HTTP_PORT", 18090)
-    metrics = _port(ctx, "MLMESH_MONITOR_METRICS_PORT", 19104)
+    port = _port(ctx, "MLMESH_MONITOR_HTTP_PORT", ports.MONITOR_HTTP)
+    metrics = _port(ctx, "MLMESH_MONITOR_METRICS_PORT", ports.MONITOR_METRICS)
     return ServiceComponent(
         "monitor", "monitor", ctx.state_dir,
         env=ctx.service_env(MLMESH_MONITOR_HTTP_HOST=host, MLMESH_MONITOR_HTTP_PORT=str(port),
@@ -75,11 +77,11 @@ def features_job_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack.flink import FlinkJobComponent
 
     return FlinkJobComponent(ctx.state_dir, ctx.kafka_bootstrap,
-                             rest_port=_port(ctx, "MLMESH_FEATURES_REST_PORT", 18081))
+                             rest_port=_port(ctx, "MLMESH_FEATURES_REST_PORT", ports.FLINK_REST))
 
 
 def feature_writer_factory(ctx: StackContext) -> Component:
-    metrics = _port(ctx, "MLMESH_FEATURES_METRICS_PORT", 19101)
+    metrics = _port(ctx, "MLMESH_FEATURES_METRICS_PORT", ports.FEATURES_METRICS)
     return ServiceComponent(
         "feature-writer", "features.writer", ctx.state_dir,
         env=ctx.service_env(MLMESH_FEATURES_METRICS_PORT=str(metrics)),
@@ -113,8 +115,8 @@ def load_scoring_model(component: Component, ctx: StackContext) -> None:
 
 def inference_factory(ctx: StackContext) -> Component:
     host = ctx.env.get("MLMESH_INFERENCE_GRPC_HOST", "127.0.0.1")
-    port = _port(ctx, "MLMESH_INFERENCE_GRPC_PORT", 50052)
-    metrics = _port(ctx, "MLMESH_INFERENCE_METRICS_PORT", 19103)
+    port = _port(ctx, "MLMESH_INFERENCE_GRPC_PORT", ports.INFERENCE_GRPC)
+    metrics = _port(ctx, "MLMESH_INFERENCE_METRICS_PORT", ports.INFERENCE_METRICS)
     addr = f"{host}:{port}"
     return ServiceComponent(
         "inference", "inference", ctx.state_dir,
@@ -127,7 +129,7 @@ def inference_factory(ctx: StackContext) -> Component:
 
 def embedder_factory(ctx: StackContext) -> Component:
     host = ctx.env.get("MLMESH_EMBEDDER_HTTP_HOST", "127.0.0.1")
-    port = _port(ctx, "MLMESH_EMBEDDER_METRICS_PORT", 19102)
+    port = _port(ctx, "MLMESH_EMBEDDER_METRICS_PORT", ports.EMBEDDER_METRICS)
     return ServiceComponent(
         "embedder", "embedder", ctx.state_dir,
         env=ctx.service_env(MLMESH_EMBEDDER_HTTP_HOST=host,

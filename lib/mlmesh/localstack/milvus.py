@@ -22,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
+from mlmesh.common import ports
 from mlmesh.localstack.base import LocalServer, port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -44,7 +45,7 @@ class MilvusComponent(LocalServer):
     what = "milvus"
     poll_interval = 0.3
 
-    def __init__(self, state_dir: Path | str, port: int = 19530, name: str = "milvus",
+    def __init__(self, state_dir: Path | str, port: int = ports.MILVUS, name: str = "milvus",
                  python: str | None = None) -> None:
         super().__init__(state_dir, name, port)
         self.python = python or sys.executable
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="run milvus-lite in server mode until SIGTERM")
     s.add_argument("--db", type=Path, required=True)
-    s.add_argument("--port", type=int, default=19530)
+    s.add_argument("--port", type=int, default=ports.MILVUS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format='{"ts":"%(asctime)s","level":"%(levelname)s","msg":"%(message)s"}')

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from mlmesh.common import ports
 from mlmesh.localstack.base import LocalServer
 
 SERVER = "redis-server"
@@ -36,7 +37,7 @@ class RedisComponent(LocalServer):
     what = "redis"
     poll_interval = 0.1
 
-    def __init__(self, state_dir: Path | str, port: int = 6379, name: str = "redis",
+    def __init__(self, state_dir: Path | str, port: int = ports.REDIS, name: str = "redis",
                  server: str | None = None) -> None:
         super().__init__(state_dir, name, port)
         self.server = server or shutil.which(SERVER) or f"/usr/bin/{SERVER}"

@@ -5,9 +5,9 @@ Register one per service in ``stack.COMPONENTS`` with a factory such as::
     def ingest_factory(ctx: StackContext) -> Component:
         return ServiceComponent(
             "ingest", "ingest", ctx.state_dir,
-            env=ctx.service_env(MLMESH_INGEST_GRPC_PORT="50051"),
-            health_probe=grpc_health_probe("127.0.0.1:50051"),
-            addresses={"grpc": "127.0.0.1:50051"},
+            env=ctx.service_env(MLMESH_INGEST_GRPC_ADDRESS="127.0.0.1:18051"),
+            health_probe=grpc_health_probe("127.0.0.1:18051"),
+            addresses={"grpc": "127.0.0.1:18051"},
         )
 """
 

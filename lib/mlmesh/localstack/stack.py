@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from mlmesh.common import ports
 from mlmesh.localstack.base import Component, ComponentStatus, pid_alive, port_open
 from mlmesh.localstack.paths import default_state_dir
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+DEFAULT_KAFKA_BOOTSTRAP = f"127.0.0.1:{ports.KAFKA}"
 
 
 @dataclass

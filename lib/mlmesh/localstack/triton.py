@@ -29,6 +29,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from mlmesh.common import ports
 from mlmesh.localstack.base import LocalServer
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -119,8 +120,9 @@ class TritonComponent(LocalServer):
     what = "tritonserver"
     unhealthy = "not ready"
 
-    def __init__(self, state_dir: Path | str, http_port: int = 18000, grpc_port: int = 18001,
-                 metrics_port: int = 18002, models: tuple[str, ...] = (EMBEDDING_MODEL,),
+    def __init__(self, state_dir: Path | str, http_port: int = ports.TRITON_HTTP,
+                 grpc_port: int = ports.TRITON_GRPC, metrics_port: int = ports.TRITON_METRICS,
+                 models: tuple[str, ...] = (EMBEDDING_MODEL,),
                  venv: Path | str | None = None, name: str = "triton",
                  models_dir: Path | str | None = None) -> None:
         super().__init__(state_dir, name, grpc_port)

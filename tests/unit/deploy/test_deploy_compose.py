@@ -165,3 +165,16 @@ def test_grafana_dashboard_uses_the_provisioned_datasource() -> None:
         for panel in dash["panels"]:
             assert panel["datasource"]["uid"] in uids, panel["title"]
             assert all(t["expr"] for t in panel["targets"]), panel["title"]
+
+
+def test_host_ports_are_the_local_stack_defaults() -> None:
+    """`mlmesh predict` and the other clients reach a compose stack on their defaults."""
+    from mlmesh.common import ports
+
+    services = compose()["services"]
+    host = {name: {int(p.split(":")[0]) for p in svc.get("ports", [])}
+            for name, svc in services.items()}
+    assert ports.INGEST_GRPC in host["ingest"] and ports.INGEST_HTTP in host["ingest"]
+    assert ports.INFERENCE_GRPC in host["inference"]
+    assert ports.MONITOR_HTTP in host["monitor"]
+    assert ports.KAFKA in host["kafka"]

@@ -156,3 +156,33 @@ def test_hadolint_passes() -> None:
         timeout=120,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _env(stage: Stage) -> dict[str, str]:
+    pairs = [kv for op, rest in stage.instructions if op == "ENV" for kv in rest.split()]
+    return dict(kv.split("=", 1) for kv in pairs if "=" in kv)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in DOCKERFILES if p.parent.parent.name == "services"],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_service_images_listen_on_what_they_expose(path: Path) -> None:
+    """A plain `docker run` of a service image answers its own HEALTHCHECK: the image
+    sets every port it EXPOSEs, on all interfaces (the local defaults are loopback
+    ports for one host, which a container must not inherit)."""
+    for stage in final_stages(parse(path)):
+        if not PYTHON_BASE.match(stage.base):
+            continue  # the Flink image: ports are Flink's own configuration
+        env = _env(stage)
+        assert env.get("MLMESH_BIND_ALL") == "1", f"{path} [{stage.name}]: metrics on loopback"
+        set_ports = {re.split(r"[:=]", v)[-1] for k, v in env.items() if k.startswith("MLMESH_")}
+        exposed = {p for op, rest in stage.instructions if op == "EXPOSE" for p in rest.split()}
+        assert exposed and exposed <= set_ports, (
+            f"{path} [{stage.name}]: EXPOSE {sorted(exposed)}, set {sorted(set_ports)}")
+        hosts = {v for k, v in env.items() if k.startswith("MLMESH_") and "127.0.0.1" in v}
+        assert not hosts, f"{path} [{stage.name}]: binds loopback: {hosts}"
+        check = next(rest for op, rest in stage.instructions if op == "HEALTHCHECK")
+        port = re.search(r"127\.0\.0\.1:(\d+)", check)
+        assert port and port.group(1) in exposed, f"{path} [{stage.name}]: {check}"
