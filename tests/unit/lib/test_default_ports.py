@@ -6,6 +6,7 @@ to bind 50052 that way)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -26,6 +27,13 @@ pytestmark = pytest.mark.unit
 SETTINGS: tuple[type[BaseSettings], ...] = (
     MeshSettings, ClientSettings, IngestSettings, FeaturesSettings, EmbedderSettings,
     InferenceSettings, MonitorSettings)
+
+
+@pytest.fixture
+def defaults_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No MLMESH_* variable of the caller's shell reaches the Settings."""
+    for var in [v for v in os.environ if v.startswith("MLMESH_")]:
+        monkeypatch.delenv(var)
 
 
 def _ephemeral(port: int) -> bool:
@@ -52,23 +60,16 @@ def _ports_of(settings: BaseSettings) -> dict[str, int]:
     return found
 
 
+@pytest.mark.usefixtures("defaults_only")
 @pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: f"{c.__module__}.{c.__name__}")
-def test_no_settings_default_is_in_the_range(cls: type[BaseSettings],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for var in [v for v in os.environ if v.startswith("MLMESH_")]:
-        monkeypatch.delenv(var)
+def test_no_settings_default_is_in_the_range(cls: type[BaseSettings]) -> None:
     found = _ports_of(cls())
     assert found, f"{cls}: no port among its defaults"
     assert not {k: v for k, v in found.items() if _ephemeral(v)}, found
 
 
-def test_the_client_defaults_reach_the_local_services(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for var in [v for v in os.environ if v.startswith("MLMESH_")]:
-        monkeypatch.delenv(var)
+@pytest.mark.usefixtures("defaults_only")
+def test_the_client_defaults_reach_the_local_services() -> None:
     client = ClientSettings()
     assert client.ingest_grpc == IngestSettings().grpc_address
     inference = InferenceSettings()
