@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -22,9 +21,11 @@ def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     if args.file:
         return PolicyStore(Path(args.file))
-    env = os.environ.get("MLMESH_INFERENCE_ROUTING_FILE")
-    if env:
-        return PolicyStore(Path(env))
+    from inference.settings import Settings
+
+    configured = Settings().routing_file  # MLMESH_INFERENCE_ROUTING_FILE, as the service reads it
+    if configured:
+        return PolicyStore(configured)
     from mlmesh.localstack.paths import default_state_dir
 
     return PolicyStore(default_state_dir() / "inference" / "routing.yaml")

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
-
-from mlmesh.common import ports
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -37,11 +34,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         from feast import FeatureStore
 
-        store = FeatureStore(repo_path=str(args.feast_repo))
+        from mlmesh.client_settings import ClientSettings
+
+        store = FeatureStore(repo_path=str(args.feast_repo or ClientSettings().feast_repo))
         if args.labels:
             labels, source = labels_from_parquet(Path(args.labels)), str(args.labels)
         else:
-            bootstrap = os.environ.get("MLMESH_KAFKA_BOOTSTRAP", f"127.0.0.1:{ports.KAFKA}")
+            from mlmesh.client_settings import ClientSettings
+
+            bootstrap = ClientSettings().kafka_bootstrap
             labels, source = labels_from_topic(bootstrap, args.labels_topic), \
                 f"topic {args.labels_topic}"
     repository = None if args.dry_run else Path(
@@ -79,8 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     src.add_argument("--workload", type=int, default=0,
                      help="train on a generated workload of N users (self-contained)")
     p.add_argument("--seed", type=int, default=3)
-    p.add_argument("--feast-repo", default=os.environ.get(
-        "MLMESH_FEAST_REPO", "services/features/feature_repo"))
+    p.add_argument("--feast-repo", default=None,
+                   help="Feast repository (default $MLMESH_FEAST_REPO or the local one)")
     p.add_argument("--repository", help="Triton model repository "
                    "(default <state>/triton/model_repository)")
     p.add_argument("--triton-http", default="", help="e.g. http://127.0.0.1:18000: reload")
