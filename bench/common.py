@@ -111,18 +111,28 @@ def _raw_consume_once(bootstrap: str, topic: str, n: int) -> float:
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds used so far by a process and every descendant
     alive now (a JVM started by a Python launcher, say): the difference over a
-    phase is what the phase cost, whatever else the shared machine runs."""
-    import psutil
-
-    root = psutil.Process(pid)
-    total = 0.0
-    for proc in (root, *root.children(recursive=True)):
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
+    phase is what the phase cost, whatever else the shared machine runs. Read
+    from ``/proc`` (Linux), so that .venv-flink, which has no psutil, runs it
+    too (bench/features_floor_job.py)."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, CPU seconds)
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
-        total += times.user + times.system
-    return total
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after "(comm)": state, ppid, ..., utime and stime (the stat's 14th, 15th)
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, (parent, _) in stats.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                grew = True
+    return sum(stats[p][1] for p in tree if p in stats)
 
 
 def jit_cpu_seconds(pid: int) -> float:

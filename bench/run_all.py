@@ -25,6 +25,7 @@ from bench.common import RESULTS, machine
 BENCHES: list[tuple[str, str, list[str], int]] = [
     ("ingest", "bench.ingest", [], 900),
     ("features", "bench.features", [], 1200),
+    ("features_floor", "bench.features_floor", [], 1500),
     ("embedding_direct", "bench.embedding_direct", ["--triton"], 900),
     ("embedder", "bench.embedder", [], 1200),
     ("inference", "bench.inference", [], 1200),

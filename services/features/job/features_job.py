@@ -79,6 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
       help="mlmesh-features-functions jar, the JVM decode/encode (services/features/jvm; "
            "local mini-cluster; a cluster has it in lib/)")
     a("--no-documents", action="store_true", default=_env("NO_DOCUMENTS", "") == "1")
+    a("--bounded", action="store_true", default=_env("BOUNDED", "") == "1",
+      help="read each topic up to its latest offsets at start, then finish (a backfill, "
+           "or a benchmark: every window fires at the end of the input)")
     a("--unaligned-checkpoints", choices=["on", "off"],
       default=_env("UNALIGNED_CHECKPOINTS", "on"),
       help="on (default): checkpoint barriers overtake queued records, so a burst of "
@@ -177,12 +180,13 @@ def register_functions(t_env: StreamTableEnvironment) -> None:
         t_env._j_tenv.createTemporarySystemFunction(name, function)
 
 
-def _input(t_env: StreamTableEnvironment, args: argparse.Namespace, inp: Input) -> str:
+def input_view(t_env: StreamTableEnvironment, args: argparse.Namespace, inp: Input) -> str:
     """Source -> JVM decode -> a view ``<name>_events`` with ``rowtime`` (the
     payload's time, watermarks from the source) holding good records only;
     rejected and late records -> views for the DLQ sinks. Returns the view of
     on-time records."""
-    src = sql.KafkaTable(f"{inp.name}_src", inp.topic, args.bootstrap)
+    bounded = (("scan.bounded.mode", "latest-offset"),) if args.bounded else ()
+    src = sql.KafkaTable(f"{inp.name}_src", inp.topic, args.bootstrap, bounded)
     t_env.execute_sql(sql.source_ddl(src, args.group_id, args.out_of_orderness_ms,
                                    args.startup_mode))
     names = (inp.id_col, *(n for n, _ in inp.fields))
@@ -215,6 +219,21 @@ def _dlq(t_env: StreamTableEnvironment, stream: object, name: str) -> None:
     t_env.create_temporary_view(name, t_env.from_data_stream(stream, kv))
 
 
+def deduplicated_view(t_env: StreamTableEnvironment, events: str, name: str) -> None:
+    """View ``name``: the on-time ``events``, first arrival per event_id.
+    Deduplicated once for every window: through a DataStream, so that the
+    planner cannot push each window's own projection below the dedup and
+    build one dedup (with its own state) per projection."""
+    deduped = t_env.to_data_stream(t_env.sql_query(sql.dedup_view(events)))
+    schema = Schema.new_builder()
+    for col, dtype in (("event_id", DataTypes.STRING()), *EVENT_FIELDS):
+        if col != "slice_last":
+            schema = schema.column(col, dtype)
+    schema = (schema.column("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+              .watermark("rowtime", "SOURCE_WATERMARK()"))
+    t_env.create_temporary_view(name, t_env.from_data_stream(deduped, schema.build()))
+
+
 def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment,
           args: argparse.Namespace) -> None:
     register_functions(t_env)
@@ -223,18 +242,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment,
     if not args.no_documents:
         inputs.append(Input("doc", args.documents_topic, "MLMESH_DECODE_DOCUMENT", "doc_id",
                             DOC_FIELDS))
-    views = {inp.name: _input(t_env, args, inp) for inp in inputs}
-    # Deduplicated once for every window: through a DataStream, so that the
-    # planner cannot push each window's own projection below the dedup and
-    # build one dedup (with its own state) per projection.
-    deduped = t_env.to_data_stream(t_env.sql_query(sql.dedup_view(views["ue"])))
-    schema = Schema.new_builder()
-    for name, dtype in (("event_id", DataTypes.STRING()), *EVENT_FIELDS):
-        if name != "slice_last":
-            schema = schema.column(name, dtype)
-    schema = (schema.column("rowtime", DataTypes.TIMESTAMP_LTZ(3))
-              .watermark("rowtime", "SOURCE_WATERMARK()"))
-    t_env.create_temporary_view("events_ok", t_env.from_data_stream(deduped, schema.build()))
+    views = {inp.name: input_view(t_env, args, inp) for inp in inputs}
+    deduplicated_view(t_env, views["ue"], "events_ok")
     parts = [sql.activity_5m("events_ok"), sql.activity_1h("events_ok"),
              sql.activity_24h("events_ok"), sql.sessions("events_ok", args.session_gap_s)]
     parts += [sql.zero_rows("events_ok", v) for v in (ACTIVITY_5M, ACTIVITY_1H, ACTIVITY_24H)]
