@@ -105,7 +105,7 @@ NAMES = {
     "source": "Flink Kafka SQL source only (bytes to a blackhole): the floor of any Flink job",
     "decode": "+ JVM protobuf decode, watermarks, good/bad split",
     "dedup": "+ late filter and first-row dedup by event_id (RocksDB keyed state)",
-    "hop_5m": "+ the 5-minute sliding window (one view)",
+    "hop_5m": "+ the dedup's DataStream round trip and the 5-minute sliding window (one view)",
     "job": "the whole features job, bounded (every view, zero rows, exactly-once sink)",
 }
 

@@ -10,8 +10,11 @@ code (``features_job.input_view``, ``deduplicated_view``, ``build``):
 
 * ``source``: the Kafka source table, key and value bytes to a blackhole;
 * ``decode``: + the JVM decode, watermarks, the good/bad split;
-* ``dedup``: + the late filter and the first-row dedup by event_id (RocksDB);
-* ``hop_5m``: + the 5-minute sliding window of the ``user_activity_5m`` view;
+* ``dedup``: + the late filter and the first-row dedup by event_id (RocksDB),
+  its SQL straight into the blackhole;
+* ``hop_5m``: + the dedup's DataStream round trip (as the job has it, so that
+  the windows share one dedup) and the 5-minute sliding window of the
+  ``user_activity_5m`` view;
 * ``job``: the whole job (every view, zero rows, the exactly-once Kafka sink).
 
 Each stage runs over a small and a large topic; the marginal rate,
