@@ -53,9 +53,7 @@ def _blackhole(t_env: StreamTableEnvironment, name: str, columns: str) -> None:
 
 
 def _events(t_env: StreamTableEnvironment, args: argparse.Namespace) -> str:
-    return fj.input_view(t_env, args, fj.Input("ue", args.events_topic,
-                                               "MLMESH_DECODE_USER_EVENT", "event_id",
-                                               fj.EVENT_FIELDS))
+    return fj.input_view(t_env, args, fj.events_input(args))
 
 
 def _stage_sql(stage: str, t_env: StreamTableEnvironment, args: argparse.Namespace) -> str:

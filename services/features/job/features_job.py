@@ -163,6 +163,11 @@ EVENT_FIELDS = (("user_id", DataTypes.STRING()), ("ts", DataTypes.BIGINT()),
 DOC_FIELDS = EVENT_FIELDS[:3]
 
 
+def events_input(args: argparse.Namespace) -> Input:
+    """The user events topic as the job reads it."""
+    return Input("ue", args.events_topic, "MLMESH_DECODE_USER_EVENT", "event_id", EVENT_FIELDS)
+
+
 def register_functions(t_env: StreamTableEnvironment) -> None:
     """The JVM decode/encode functions (services/features/jvm), built with the
     mesh's id rule from ``mlmesh.ids`` so the rule is stated once."""
@@ -237,8 +242,7 @@ def deduplicated_view(t_env: StreamTableEnvironment, events: str, name: str) -> 
 def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment,
           args: argparse.Namespace) -> None:
     register_functions(t_env)
-    inputs = [Input("ue", args.events_topic, "MLMESH_DECODE_USER_EVENT", "event_id",
-                    EVENT_FIELDS)]
+    inputs = [events_input(args)]
     if not args.no_documents:
         inputs.append(Input("doc", args.documents_topic, "MLMESH_DECODE_DOCUMENT", "doc_id",
                             DOC_FIELDS))
