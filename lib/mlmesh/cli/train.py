@@ -36,14 +36,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         from mlmesh.client_settings import ClientSettings
 
-        store = FeatureStore(repo_path=str(args.feast_repo or ClientSettings().feast_repo))
+        client = ClientSettings()
+        store = FeatureStore(repo_path=str(args.feast_repo or client.feast_repo))
         if args.labels:
             labels, source = labels_from_parquet(Path(args.labels)), str(args.labels)
         else:
-            from mlmesh.client_settings import ClientSettings
-
-            bootstrap = ClientSettings().kafka_bootstrap
-            labels, source = labels_from_topic(bootstrap, args.labels_topic), \
+            labels, source = labels_from_topic(client.kafka_bootstrap, args.labels_topic), \
                 f"topic {args.labels_topic}"
     repository = None if args.dry_run else Path(
         args.repository or state / "triton" / "model_repository")
