@@ -120,7 +120,7 @@ down: ## stop the local stack
 demo: setup ## README command one: the whole mesh on the embedded defaults
 	$(VENV)/bin/mlmesh demo
 
-bench: setup ## all benchmarks; JSON + Markdown + PNG under bench/results/
+bench: setup setup-peers ## all benchmarks; JSON + Markdown + PNG under bench/results/
 	$(PY) -m bench.run_all
 
 chaos: setup ## fault-injection suite with an independent audit

@@ -42,7 +42,7 @@ from bench.common import tree_cpu_seconds
 from features.job import features_job as fj
 from features.job import sql
 
-STAGES = ("source", "decode", "dedup", "hop_5m", "job")
+STAGES = ("source", "decode", "dedup", "hop_5m", "windows", "job")
 WINDOW_ROW = ("user_id STRING, feature_view STRING, ws BIGINT, we BIGINT, "
               "vals MAP<STRING, DOUBLE>, max_ts BIGINT")
 
@@ -82,7 +82,11 @@ def run_stage(stage: str, topic: str, base: argparse.Namespace, tag: str) -> flo
     env = StreamExecutionEnvironment.get_execution_environment(fj.flink_config(args))
     t_env = StreamTableEnvironment.create(env)
     t0 = time.perf_counter()
-    if stage == "job":
+    if stage in ("job", "windows"):
+        if stage == "windows":
+            # the window-close job with its own defaults (fj.parse_args's for windows)
+            args.mode, args.idle_timeout_ms = "windows", 0
+            args.checkpoint_interval_ms, args.buffer_timeout_ms = 500, 100
         fj.build(env, t_env, args)
         env.execute(f"floor-{tag}")
     else:

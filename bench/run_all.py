@@ -26,6 +26,7 @@ BENCHES: list[tuple[str, str, list[str], int]] = [
     ("ingest", "bench.ingest", [], 900),
     ("features", "bench.features", [], 1200),
     ("features_floor", "bench.features_floor", [], 1500),
+    ("features_fresh", "bench.features_fresh", [], 900),
     ("embedding_direct", "bench.embedding_direct", ["--triton"], 900),
     ("embedder", "bench.embedder", [], 1200),
     ("inference", "bench.inference", [], 1200),

@@ -10,7 +10,8 @@ FEATURES_FUNCTIONS_DIR := services/features/jvm
 FEATURES_FUNCTIONS_JAR := $(FLINK_JARS_DIR)/mlmesh-features-functions.jar
 FEATURES_FUNCTIONS_SRC := $(FEATURES_FUNCTIONS_DIR)/pom.xml $(shell find $(FEATURES_FUNCTIONS_DIR)/src protos/mlmesh/events -type f 2>/dev/null)
 
-.PHONY: setup-flink test-features test-features-slow bench-features bench-features-floor
+.PHONY: setup-flink test-features test-features-slow bench-features bench-features-floor \
+        bench-features-fresh
 
 SETUP_STEPS += setup-flink
 
@@ -37,6 +38,9 @@ test-features-slow: setup-flink ## features crash/restart suite
 
 bench-features: setup-flink ## features benchmark -> bench/results/features.json
 	.venv/bin/python -m bench.features
+
+bench-features-fresh: setup-flink ## event -> served p50/p99 (SQLite, Redis) at half the tiles job's rate -> bench/results/features_fresh.json
+	.venv/bin/python -m bench.features_fresh
 
 bench-features-floor: setup-flink ## the job's floor: bounded jobs doing a growing part of its work -> bench/results/features_floor.json
 	.venv/bin/python -m bench.features_floor

@@ -7,9 +7,8 @@
 4. print a summary table and the exactly-once audit;
 5. stop everything and check that no process or port is left behind.
 
-User events carry event times six minutes in the past, so that a final
-watermark mark at "now" closes every 5-minute window of the run before the
-audit counts them; documents are stamped "now", so doc -> searchable is real.
+Events and documents are stamped with the time they are sent, so event ->
+served (a probe, ``mlmesh.demo_fresh``) and doc -> searchable are real.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from mlmesh.events.v1 import dead_letter_pb2, embedding_written_pb2, feature_upd
 from mlmesh.workload.generator import Record, Workload, WorkloadConfig
 from mlmesh.workload.sender import SendReport, send_via_ingest
 
-EVENT_SHIFT_MS = 6 * 60_000
 # consumer groups that must have caught up before the audit
 MESH_GROUPS = ("features-job", "feature-writer", "embedder", "mlmesh-monitor")
 
@@ -78,10 +76,6 @@ def workload(cfg: DemoConfig) -> list[Record]:
                                         span_s=cfg.seconds,
                                         end_ms=start_ms + int(cfg.seconds * 1000),
                                         seed=cfg.seed)).records())
-    for rec in recs:
-        if rec.kind == "user_event":
-            ts = rec.msg.event_time  # type: ignore[union-attr]
-            ts.FromMilliseconds(ts.ToMilliseconds() - EVENT_SHIFT_MS)
     return recs
 
 
@@ -132,10 +126,13 @@ def ask(settings: ClientSettings, users: list[str], calls: int) -> tuple[list[fl
             answers.append({"user": user, "error": f"{exc.code().name}: {exc.details()}"})
             continue
         lat.append((time.perf_counter() - t0) * 1000)
-        if i < 3:
+        if i < len(users) or resp.degraded_reasons:
             answers.append({"call": "Predict", "user": user, "score": round(resp.score, 4),
                             "model": f"{resp.model_name} v{resp.model_version}",
-                            "degraded": list(resp.degraded_reasons)})
+                            "degraded": list(resp.degraded_reasons),
+                            "features": {f.name: f.value for f in resp.features if f.value},
+                            "features_age_ms": min((f.age_ms for f in resp.features
+                                                    if f.age_ms >= 0), default=-1)})
     for user in users[:3]:
         try:
             found = stub.Search(ipb.SearchRequest(user_id=user, query="refund for my order",
@@ -148,6 +145,18 @@ def ask(settings: ClientSettings, users: list[str], calls: int) -> tuple[list[fl
                             "error": f"{exc.code().name}: {exc.details()}"})
     channel.close()
     return lat, answers
+
+
+def show_answers(console: Console, answers: list[dict[str, Any]]) -> None:
+    """Predict for users with events (and documents), their present features
+    with ages, then Search."""
+    for a in [a for a in answers if a.get("call") == "Predict"][:4]:
+        feats = ", ".join(f"{k}={v:g}" for k, v in list(a["features"].items())[:8])
+        flag = f" [red]degraded {a['degraded']}[/red]" if a["degraded"] else ""
+        console.print(f"Predict {a['user']}: score {a['score']} ({a['model']}), features "
+                      f"{a['features_age_ms'] / 1000:.1f} s old{flag}\n  {feats}")
+    for a in [a for a in answers if a.get("call") != "Predict"][:3]:
+        console.print(a)
 
 
 def wait_for_embeddings(bootstrap: str, doc_ids: set[str], timeout: float) -> int:
@@ -171,15 +180,6 @@ def topic_figures(bootstrap: str) -> dict[str, Any]:
     from mlmesh.chaos.topics import read_topic
 
     out: dict[str, Any] = {}
-    fresh: list[float] = []
-    for rec in read_topic(bootstrap, "feature_updates"):
-        fu = feature_update_pb2.FeatureUpdate.FromString(rec.value or b"")
-        if fu.feature_view == "user_activity_5m" and fu.emitted_at.seconds \
-                and not fu.user_id.startswith("zz-"):
-            # the demo's event times run EVENT_SHIFT_MS behind the wall clock
-            fresh.append(fu.emitted_at.ToMilliseconds() - fu.window_end.ToMilliseconds()
-                         - EVENT_SHIFT_MS)
-    out["window_close_to_feature_update_p99_ms"] = round(pct(fresh, 99), 1)
     written = [embedding_written_pb2.EmbeddingWritten.FromString(r.value or b"")
                for r in read_topic(bootstrap, "embeddings_written")]
     if written:
@@ -203,26 +203,21 @@ def audit(bootstrap: str, milvus_uri: str, acked_events: set[str],
     """The demo's exactly-once audit, from the stores' own contents:
 
     * events: every acknowledged event is counted by the features exactly once,
-      i.e. the sum over closed 5-minute windows (newest value per user and
-      window; each event lies in 5 of them) divided by 5 equals the number of
-      unique acknowledged events;
+      i.e. the events of every committed tile delta (``features.tiles``) add
+      up to the number of unique acknowledged events;
     * documents: every acknowledged document is in Milvus with exactly the
       number of chunks the embedder's chunker makes of it, no duplicates.
     """
     from mlmesh.chaos.stores import expected_chunk_counts, milvus_chunks
     from mlmesh.chaos.topics import read_topic
+    from mlmesh.demo_fresh import PROBE_PREFIX
     from mlmesh.events.v1 import document_pb2
 
-    newest: dict[tuple[str, int], tuple[int, float]] = {}
-    for rec in read_topic(bootstrap, "feature_updates"):
+    counted = 0.0
+    for rec in read_topic(bootstrap, "feature_updates"):  # read_committed
         fu = feature_update_pb2.FeatureUpdate.FromString(rec.value or b"")
-        if fu.feature_view != "user_activity_5m" or fu.user_id.startswith("zz-"):
-            continue
-        key = (fu.user_id, fu.window_end.ToMilliseconds())
-        emitted = fu.emitted_at.ToMilliseconds()
-        if key not in newest or emitted >= newest[key][0]:
-            newest[key] = (emitted, fu.values.get("event_count_5m", 0.0))
-    counted = sum(v for _e, v in newest.values()) / 5
+        if not fu.user_id.startswith(("zz-", PROBE_PREFIX)):
+            counted += fu.values.get("events", 0.0)
     texts = {}
     for rec in read_topic(bootstrap, "documents"):
         doc = document_pb2.Document.FromString(rec.value or b"")
@@ -258,7 +253,7 @@ def audit_table(a: dict[str, Any]) -> Table:
     table = Table(title="exactly-once audit", title_justify="left")
     for col in ("what", "acknowledged", "in the stores", "match"):
         table.add_column(col, justify="left" if col == "what" else "right")
-    table.add_row("events (features: sum of 5-min counts / 5)", f"{a['events_acknowledged']:,}",
+    table.add_row("events (features: sum of tile deltas)", f"{a['events_acknowledged']:,}",
                   f"{a['events_counted_by_features']:,.0f}",
                   "yes" if a["events_match"] else "[red]NO[/red]")
     table.add_row("documents in Milvus", f"{a['documents_acknowledged']:,}",
@@ -278,8 +273,10 @@ def summary_table(res: DemoResult) -> Table:
     rows = [
         ("events ingested / s", f"{s.get('events_per_s', 0):,.0f}"),
         ("events acknowledged", f"{s.get('accepted', {}).get('user_event', 0):,}"),
-        ("feature freshness: window close -> feature_updates p99",
-         f"{f.get('window_close_to_feature_update_p99_ms', float('nan')):,.0f} ms"),
+        *((f"event -> served by Predict ({view}) p50 / p99",
+           f"{v['p50_ms']:,.0f} / {v['p99_ms']:,.0f} ms  ({v['n']} probes)")
+          for view, v in f.get("event_to_served", {}).get("by_view", {}).items()),
+        ("Predict answers degraded", f"{f.get('predict_degraded', 0)}"),
         ("documents embedded / s", f"{f.get('documents_embedded_per_s', 0):,.1f}"),
         ("doc -> searchable p99", f"{f.get('doc_to_searchable_p99_ms', float('nan')):,.0f} ms"),
         ("Predict p50 / p99", f"{f.get('predict_p50_ms', float('nan')):.1f} / "
@@ -328,7 +325,15 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
         res.startup_s = start_stack(console)
         records = workload(cfg)
         console.rule(f"[bold]streaming {len(records):,} records for ~{cfg.seconds:.0f} s")
-        report = stream(records, cfg, settings, console)
+        from mlmesh.demo_fresh import FreshnessProbe
+
+        probe = FreshnessProbe(settings)
+        probe.start()
+        try:
+            report = stream(records, cfg, settings, console)
+        finally:
+            probe.stop.set()
+            probe.join(30)
         res.send = {**report.as_dict(), "events_per_s": report.accepted["user_event"]
                     / max(report.seconds, 1e-3)}
         console.rule("[bold]draining")
@@ -342,13 +347,17 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
                                            doc_ids & set(report.accepted_ids), timeout=480)
         console.print(f"drained in {drain['seconds']} s: {drain['drained']}; "
                       f"{embedded} documents searchable")
-        users = sorted({r.key for r in records if r.kind == "user_event"})[:10]
+        with_docs = {r.key for r in records if r.kind == "document"}
+        users = sorted({r.key for r in records if r.kind == "user_event"},
+                       key=lambda u: (u not in with_docs, u))[:10]
         lat, res.answers = ask(settings, users, cfg.predict_calls)
         res.figures = topic_figures(settings.kafka_bootstrap)
+        res.figures["event_to_served"] = probe.summary()
+        res.figures["predict_degraded"] = sum(
+            1 for a in res.answers if a.get("call") == "Predict" and a.get("degraded"))
         res.figures["predict_p50_ms"] = round(pct(lat, 50), 2)
         res.figures["predict_p99_ms"] = round(pct(lat, 99), 2)
-        for answer in res.answers[:6]:
-            console.print(answer)
+        show_answers(console, res.answers)
         kinds = {r.msg.event_id: r.kind for r in records  # type: ignore[union-attr]
                  if r.kind == "user_event"}
         acked = set(report.accepted_ids)

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from features.catalog import CREATED_COLUMN, EVENT_TIMESTAMP_COLUMN, JOIN_KEY, VIEWS
+from features.tiles import DELTA_VIEW
 from mlmesh.common.lifecycle import StopSignal
 
 log = logging.getLogger(__name__)
@@ -120,8 +121,12 @@ def _merge(view_dir: Path, group: list[Path]) -> tuple[int, int]:
 
     frame = pd.concat([pq.read_table(p).to_pandas() for p in group], ignore_index=True)
     rows_in = len(frame)
+    # a window row: one per (user, window end), the newest emission; a tile
+    # delta: every one, once per Kafka position (a writer replay repeats it)
+    key = ([JOIN_KEY, "kafka_partition", "kafka_offset"] if view_dir.name == DELTA_VIEW
+           else [JOIN_KEY, EVENT_TIMESTAMP_COLUMN])
     frame = (frame.sort_values([JOIN_KEY, EVENT_TIMESTAMP_COLUMN, CREATED_COLUMN], kind="stable")
-             .drop_duplicates([JOIN_KEY, EVENT_TIMESTAMP_COLUMN], keep="last")
+             .drop_duplicates(key, keep="last")
              .sort_values([EVENT_TIMESTAMP_COLUMN, JOIN_KEY], kind="stable"))
     table = pa.Table.from_pandas(frame, preserve_index=False)
     tmp = view_dir / f".compact-{_first_window(group[0])}-{uuid.uuid4().hex}.tmp"
@@ -153,7 +158,7 @@ def compact_view(view_dir: Path, min_files: int = 32,
     return result
 
 
-def compact(offline_dir: Path, views: Sequence[str] = tuple(VIEWS), min_files: int = 32,
+def compact(offline_dir: Path, views: Sequence[str] = (*VIEWS, DELTA_VIEW), min_files: int = 32,
             target_bytes: int = 64 * 1024 * 1024) -> list[Compacted]:
     return [compact_view(Path(offline_dir) / v, min_files, target_bytes) for v in views]
 
@@ -176,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     p = argparse.ArgumentParser(prog="python -m features.compact",
                                 description="merge the offline store's small Parquet files")
-    p.add_argument("--view", action="append", choices=sorted(VIEWS),
+    p.add_argument("--view", action="append", choices=sorted((*VIEWS, DELTA_VIEW)),
                    help="a feature view (repeatable; default: every view)")
     p.add_argument("--min-files", type=int, default=2,
                    help="compact a view once it has this many small files (default 2)")
@@ -184,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     configure_logging("feature-compactor", settings.log_level, settings.log_json)
     offline = settings.offline_dir or settings.state_dir.resolve() / "features" / "offline"
-    done = compact(offline, args.view or tuple(VIEWS), args.min_files,
+    done = compact(offline, args.view or (*VIEWS, DELTA_VIEW), args.min_files,
                    args.target_mb * 1024 * 1024)  # each compacted view is logged
     log.info("compaction done", extra={"offline_dir": str(offline),
                                        "files_merged": sum(r.inputs for r in done),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSource
-from feast.types import Float64, Int64
+from feast.types import Array, Float64, Int64
 from feast.value_type import ValueType
 
 from features.catalog import (
@@ -28,6 +28,7 @@ from features.catalog import (
     VIEWS,
     push_source_name,
 )
+from features.tiles import DELTA_VIEW, MAX_TS, MIN_TS, MINUTE_FIELDS, TILES_VIEW
 
 PROJECT = "mlmesh"
 # Offline look-back of every view. Idle users do not go stale through TTL: the
@@ -68,5 +69,41 @@ def definitions(offline_dir: Path) -> Definitions:
                                  tags={"window_ms": str(spec.size_ms),
                                        "slide_ms": str(spec.slide_ms)}))
     service = FeatureService(name=FEATURE_SERVICE, features=list[Any](views),
-                             description="Every feature of the risk model, version 1")
-    return Definitions(user, pushes, views, service)
+                             description="The window-close views (--mode windows, the baseline)")
+    pushes_t, views_t = tile_views(offline_dir, user)
+    return Definitions(user, pushes + pushes_t, views + views_t, service)
+
+
+def tile_views(offline_dir: Path, user: Entity) -> tuple[list[PushSource], list[FeatureView]]:
+    """The tiles (``features.tiles``): each user's retained tiles, one online
+    row of ``user_tiles``; every tile delta, offline in ``tile_delta_1m``
+    (event_timestamp = the delta's newest event time). Served values are
+    computed from them at read time (``features.tiles.features_at``)."""
+    tiles_src = FileSource(name=f"{TILES_VIEW}_parquet",
+                           path=str(view_dir(offline_dir, TILES_VIEW)),
+                           timestamp_field=EVENT_TIMESTAMP_COLUMN,
+                           created_timestamp_column=CREATED_COLUMN)
+    tiles_push = PushSource(name=push_source_name(TILES_VIEW), batch_source=tiles_src)
+    tiles = FeatureView(
+        name=TILES_VIEW, entities=[user], ttl=VIEW_TTL, source=tiles_push, online=True,
+        schema=[Field(name="minute_tiles", dtype=Array(Float64)),
+                Field(name="hour_tiles", dtype=Array(Float64)),
+                Field(name="sessions", dtype=Array(Int64)),
+                Field(name="newest_event_ms", dtype=Int64),
+                Field(name="applied_offset", dtype=Array(Int64)),
+                Field(name="session_gap_ms", dtype=Int64)],
+        description="Per-user tiles; layout in features/tiles.py (UserTiles.to_arrays)")
+    delta_src = FileSource(name=f"{DELTA_VIEW}_parquet",
+                           path=str(view_dir(offline_dir, DELTA_VIEW)),
+                           timestamp_field=EVENT_TIMESTAMP_COLUMN,
+                           created_timestamp_column=CREATED_COLUMN)
+    delta_push = PushSource(name=push_source_name(DELTA_VIEW), batch_source=delta_src)
+    deltas = FeatureView(
+        name=DELTA_VIEW, entities=[user], ttl=VIEW_TTL, source=delta_push, online=False,
+        schema=[Field(name="tile_start", dtype=Int64),
+                *(Field(name=f, dtype=Float64) for f in MINUTE_FIELDS),
+                Field(name=MIN_TS, dtype=Int64), Field(name=MAX_TS, dtype=Int64),
+                Field(name="kafka_partition", dtype=Int64),
+                Field(name="kafka_offset", dtype=Int64)],
+        description="Every tile delta the writer folded in (offline only)")
+    return [tiles_push, delta_push], [tiles, deltas]

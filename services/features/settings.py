@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from features.catalog import DEFAULT_SESSION_GAP_S
 from mlmesh.common import ports
 from mlmesh.common.settings import MeshSettings, field
 
@@ -28,6 +30,11 @@ class Settings(MeshSettings):
         100_000, "users per feature view whose stored window end the writer remembers "
         "(the newest-window rule then reads the store once per user, not once per batch; "
         "0: read it every batch)")
+    # at least a minute: a tile delta's events (within one minute) must be one cluster
+    session_gap_s: int = Field(
+        default=DEFAULT_SESSION_GAP_S, ge=60,
+        description="session gap (s): events closer than this are one session; stored "
+                    "with each user's tiles, so readers use the writer's gap")
     offline_dir: Path | None = field(None, "Parquet offline dir (<state>/features/offline)")
     compact_interval_s: float = field(
         600.0, "seconds between merges of the offline store's small Parquet files "

@@ -126,8 +126,10 @@ class FeastStore:
                             entity_key_serialization_version=3)
         store = FeatureStore(config=config)
         if apply:
-            for spec in VIEWS.values():
-                (self.offline_dir / spec.name).mkdir(parents=True, exist_ok=True)
+            from features.tiles import DELTA_VIEW, TILES_VIEW
+
+            for name in (*VIEWS, TILES_VIEW, DELTA_VIEW):
+                (self.offline_dir / name).mkdir(parents=True, exist_ok=True)
             store.apply(definitions(self.offline_dir).objects())
         from features import sqlite_online
 

@@ -1,4 +1,5 @@
-"""Online features from Feast (read through the feature service).
+"""Online features from Feast: each user's tiles (view ``user_tiles``), turned
+into the served values as of the request time (``features.tiles``).
 
 ``import feast`` costs seconds, so it happens once when the service starts,
 never per request. One reader is shared by the worker threads; reads are
@@ -14,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from inference.contract import DEFAULTS, ENTITY_KEY, FEATURE_NAMES
-
-PRESENT = 1  # feast.serving FieldStatus.PRESENT
 
 
 @dataclass(frozen=True)
@@ -36,16 +35,6 @@ class FeatureVector:
         return max(ages) if ages else -1.0
 
 
-def _number(value: Any) -> float | None:
-    kind = value.WhichOneof("val")
-    if kind is None or kind == "null_val":
-        return None
-    raw = getattr(value, kind)
-    if isinstance(raw, bool | int | float):
-        return float(raw)
-    return None
-
-
 def open_feature_store(repo_path: Path, state_dir: Path, online: str, redis_url: str) -> Any:
     """The mesh's Feast store. The repository in services/features is the one the
     feature writer applies: its config is built in code from the state dir and
@@ -62,39 +51,49 @@ def open_feature_store(repo_path: Path, state_dir: Path, online: str, redis_url:
 
 
 class FeastOnlineReader:
-    def __init__(self, store: Any, feature_service: str) -> None:
+    """Each user's tiles from Feast's online store (the ``user_tiles`` view),
+    turned into the served vector as of the read time by
+    ``features.tiles.features_at``: the definition the offline store uses too.
+    A user with no tiles gets the documented defaults (``defaulted``); a user
+    whose activity has aged out of every window reads zeros, not defaults."""
+
+    def __init__(self, store: Any, feature_service: str = "") -> None:
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        from features.tiles import TILES_FEATURES, TILES_VIEW
+
         self.store = store
-        self.service = self.store.get_feature_service(feature_service)
+        self.feature_service = feature_service  # kept for callers; tiles need no service
+        self.view = store.get_feature_view(TILES_VIEW)
+        self._requested = [*TILES_FEATURES, "session_gap_ms"]
+        self._key = lambda user: EntityKey(join_keys=[ENTITY_KEY],
+                                           entity_values=[Value(string_val=user)])
         self._lock = threading.Lock()
 
-    def _raw(self, user_id: str) -> Any:
+    def _raw(self, user_id: str) -> dict[str, Any] | None:
         with self._lock:
-            return self.store.get_online_features(
-                features=self.service, entity_rows=[{ENTITY_KEY: user_id}]).proto
+            found = self.store.provider.online_read(
+                self.store.config, self.view, [self._key(user_id)], self._requested)
+        return found[0][1] if found else None
 
-    def read(self, user_id: str) -> FeatureVector:
-        proto = self._raw(user_id)
-        now_ns = time.time_ns()
-        values = dict(DEFAULTS)
-        ages = dict.fromkeys(FEATURE_NAMES, -1.0)
-        defaulted: list[str] = []
-        version: list[int] = []
-        found: set[str] = set()
-        for name, result in zip(proto.metadata.feature_names.val, proto.results, strict=False):
-            if name not in values:
-                continue
-            number = _number(result.values[0]) if result.values else None
-            status = result.statuses[0] if result.statuses else 0
-            if number is None or status != PRESENT:
-                continue
-            ts = result.event_timestamps[0] if result.event_timestamps else None
-            ts_ns = ts.seconds * 1_000_000_000 + ts.nanos if ts is not None else 0
-            values[name] = number
-            ages[name] = max(0.0, (now_ns - ts_ns) / 1e6) if ts_ns else 0.0
-            version.append(ts_ns)
-            found.add(name)
-        defaulted = [n for n in FEATURE_NAMES if n not in found]
-        return FeatureVector(values, ages, tuple(defaulted), tuple(version))
+    def read(self, user_id: str, at_ms: int | None = None) -> FeatureVector:
+        """The user's features as of ``at_ms`` (default: now)."""
+        from features.tile_store import decode_row
+        from features.tiles import features_at
+
+        row = decode_row(self._raw(user_id))
+        now = time.time_ns() // 1_000_000 if at_ms is None else at_ms
+        if row is None:
+            return FeatureVector(dict(DEFAULTS), dict.fromkeys(FEATURE_NAMES, -1.0),
+                                 FEATURE_NAMES, ())
+        state, gap_ms = row
+        computed = features_at(state, max(now, state.newest_ms), gap_ms)
+        values = {n: computed.get(n, DEFAULTS[n]) for n in FEATURE_NAMES}
+        age = float(max(0, now - state.newest_ms))
+        defaulted = tuple(n for n in FEATURE_NAMES if n not in computed)
+        return FeatureVector(values, dict.fromkeys(FEATURE_NAMES, age), defaulted,
+                             tuple(round(values[n] * 1e6) for n in FEATURE_NAMES))
 
     def probe(self) -> bool:
         self._raw("__mlmesh_health__")

@@ -2,7 +2,8 @@
 (Kafka, Milvus, Triton, the PyFlink job, the feature writer, ingest, embedder,
 inference, monitor), streams a workload through ingest, calls Predict and
 Search, audits exactly-once (events acknowledged == events counted by the
-features; documents == chunks in Milvus) and stops everything cleanly."""
+features; documents == chunks in Milvus), probes event -> served through
+Predict, and stops everything cleanly."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def test_demo_runs_the_mesh_and_the_audit_matches(tmp_path: Path) -> None:
     predicts = [a for a in result["answers"] if a.get("call") == "Predict"]
     searches = [a for a in result["answers"] if a.get("call") == "Search"]
     assert predicts and all("score" in a for a in predicts), result["answers"]
+    # every asked user has events: features served as of now, none defaulted
+    assert not [a for a in predicts if a["degraded"]], result["answers"]
+    assert result["figures"]["predict_degraded"] == 0
+    assert len({a["score"] for a in predicts}) > 1, "every user got the same score"
+    fresh = result["figures"]["event_to_served"]
+    assert fresh["probes"] > 5 and fresh["missed"] == 0 and not fresh["errors"], fresh
     assert searches and all("hits" in a for a in searches), result["answers"]
     assert result["figures"]["predict_p50_ms"] > 0
     assert proc.returncode == 0, tail

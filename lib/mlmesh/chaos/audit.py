@@ -4,11 +4,14 @@ Reads the raw logs (``user_events``, ``documents``, their ``.dlq`` twins,
 ``predictions``), recomputes what the stores must hold (``reference``), reads
 what they do hold (``stores``) and compares:
 
-* features: every window of every user, Feast offline (all appended rows) and
-  online (the newest row per user and view); counts exactly, sums to 1e-9;
-* events: every event id an ingest call acknowledged is in ``user_events``;
-  the events the features count (sum of 5-minute counts / 5) equal the unique
-  accepted events: none missing, none twice;
+* features (``features_audit``): per user, the offline tile deltas (each
+  Kafka position once) count the unique accepted events and documents; every
+  user's tiles in Feast online serve, as of its newest event and as of now,
+  the values the plain-Python reference computes from its raw events; for a
+  sample of users the offline point-in-time values equal the online ones;
+  counts exactly, sums to 1e-9;
+* events: every event id an ingest call acknowledged is in ``user_events``
+  and counted (not dead-lettered late);
 * documents: each accepted document has exactly its chunker's number of chunks
   in Milvus, indices 0..n-1, no duplicates, no gaps, no strangers;
 * predictions: one PredictionMade (route other than shadow) per acknowledged
@@ -27,18 +30,13 @@ import math
 import re
 import sys
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mlmesh.chaos import features_audit
 from mlmesh.chaos import reference as ref
-from mlmesh.chaos.stores import (
-    CREATED,
-    StoreUnavailable,
-    expected_chunk_counts,
-    milvus_chunks,
-    offline_rows,
-    online_rows,
-)
+from mlmesh.chaos.checks import Check
+from mlmesh.chaos.stores import StoreUnavailable, expected_chunk_counts, milvus_chunks
 from mlmesh.chaos.topics import Rec, dead_letters, read_topic, ts_ms
 from mlmesh.events.v1 import (
     dead_letter_pb2,
@@ -54,22 +52,6 @@ SHOW = 10  # mismatches listed per check
 
 
 @dataclass
-class Check:
-    name: str
-    expected: int
-    observed: int
-    mismatches: list[str] = field(default_factory=list)
-    skipped: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.skipped and not self.mismatches
-
-    def add(self, what: str) -> None:
-        self.mismatches.append(what)
-
-
-@dataclass
 class AuditInput:
     bootstrap: str
     state_dir: Path
@@ -80,6 +62,8 @@ class AuditInput:
     acked_request_ids: frozenset[str] = frozenset()
     collection: str = "doc_chunks"
     acked_doc_ids: frozenset[str] = frozenset()
+    now_ms: int = 0  # the features' read time "now" (0: the wall clock at the audit)
+    offline_sample: int = features_audit.OFFLINE_SAMPLE
 
 
 @dataclass
@@ -150,6 +134,9 @@ def accepted_events(recs: list[Rec], dlq: list[dead_letter_pb2.DeadLetter],
         if (r.partition, r.offset) in late:
             n_late += 1
             continue
+        if e.action not in ref.ACTIONS:  # the job admits only defined actions
+            invalid += 1
+            continue
         if e.user_id.startswith(excluded):
             continue
         if e.event_id in first:
@@ -159,81 +146,22 @@ def accepted_events(recs: list[Rec], dlq: list[dead_letter_pb2.DeadLetter],
     return EventLog(list(first.values()), len(recs), invalid, n_late, dups, ids)
 
 
-def _compare_rows(check: Check, conflicts: Check, expected: dict[ref.Key, ref.Values],
-                  observed: dict[ref.Key, list[ref.Values]], users: set[str]) -> None:
-    """The newest row of each window must equal the reference; every earlier
-    row of the same window must hold the same values (a replay), else the
-    window was published with a wrong value first (``conflicts``)."""
-    for key in sorted(expected):
-        got = observed.get(key)
-        if not got:
-            check.add(f"missing window {key}: expected {expected[key]}")
-            continue
-        distinct = {tuple(sorted((k, v) for k, v in row.items() if k != CREATED))
-                    for row in got}
-        if len(distinct) > 1:
-            conflicts.add(f"{key}: {len(distinct)} different values written, in order "
-                          f"{[{k: v for k, v in r.items() if k != CREATED} for r in got]}")
-        for name, want in expected[key].items():
-            have = got[-1].get(name)
-            if have is None or not ref.same_value(name, want, have):
-                check.add(f"{key} {name}: expected {want!r}, stored {have!r}")
-                break
-    for key in sorted(set(observed) - set(expected)):
-        if key[0] in users:
-            check.add(f"unexpected window {key}: {observed[key][0]}")
-
-
-def audit_features(inp: AuditInput, log_: EventLog, docs: list[ref.Doc]) -> list[Check]:
-    expected = ref.expected_features(log_.events, docs, inp.session_gap_s)
-    users = {e.user_id for e in log_.events} | {d.user_id for d in docs}
-    off = Check("features offline (Feast Parquet)", len(expected), 0)
-    conflicts = Check("features offline: one value/window", len(expected), 0)
-    onl = Check("features online (Feast)", 0, 0)
-    counted = Check("events counted once by features", len(log_.events), 0)
-    try:
-        observed = offline_rows(inp.state_dir)
-        mine = {k: v for k, v in observed.items() if k[0] in users}
-        off.observed = len(mine)
-        _compare_rows(off, conflicts, expected, mine, users)
-        conflicts.observed = len(mine) - len(conflicts.mismatches)
-        counted.observed = round(sum(v[-1].get("event_count_5m", 0.0) for k, v in mine.items()
-                                     if k[1] == "user_activity_5m") / 5)
-        if counted.observed != counted.expected:
-            counted.add(f"features count {counted.observed} events, "
-                        f"{counted.expected} unique accepted")
-    except StoreUnavailable as exc:
-        off.skipped = counted.skipped = conflicts.skipped = str(exc)
+def audit_features(inp: AuditInput, log_: EventLog, docs: list[ref.Doc],
+                   ) -> tuple[list[Check], dict[str, int]]:
+    """The tiles against the reference (``features_audit``), and whether
+    every acknowledged event was counted (none dead-lettered late)."""
+    checks, figures = features_audit.audit_features(
+        inp.state_dir, inp.session_gap_s, log_.events, docs, inp.exclude_prefixes,
+        inp.now_ms or None, inp.offline_sample)
     counted_ids = {e.event_id for e in log_.events}
     acked = Check("acked events counted (not late)", len(inp.acked_event_ids),
                   len(inp.acked_event_ids & counted_ids))
     for eid in sorted(inp.acked_event_ids - counted_ids):
         acked.add(f"event {eid} acknowledged by ingest, never counted (late or invalid)")
-    if off.skipped or not inp.acked_event_ids:
-        acked.skipped = off.skipped or "no acknowledged ids given"
-    latest = ref.latest_per_user_view(expected)
-    onl.expected = len(latest)
-    try:
-        online = online_rows(inp.state_dir, sorted(users))
-        onl.observed = len([k for k in online if k[0] in users])
-        for (user, view), (end, vals) in sorted(latest.items()):
-            got = online.get((user, view))
-            if got is None:
-                onl.add(f"({user}, {view}) missing online; expected window end {end}")
-            elif got[0] is None or got[0] // 1000 != end // 1000:  # online: whole seconds
-                onl.add(f"({user}, {view}) online window end {got[0]}, expected {end}")
-            else:
-                bad = [n for n, v in vals.items()
-                       if n not in got[1] or not ref.same_value(n, v, got[1][n])]
-                if bad:
-                    onl.add(f"({user}, {view}) {bad[0]}: expected {vals[bad[0]]!r}, "
-                            f"online {got[1].get(bad[0])!r}")
-        for user, view in sorted(set(online) - set(latest)):
-            if user in users:
-                onl.add(f"({user}, {view}) online holds {online[(user, view)]}, expected nothing")
-    except StoreUnavailable as exc:
-        onl.skipped = str(exc)
-    return [off, conflicts, onl, counted, acked]
+    offline = checks[0]  # events counted once: skipped without an offline store
+    if offline.skipped or not inp.acked_event_ids:
+        acked.skipped = offline.skipped or "no acknowledged ids given"
+    return [*checks, acked], figures
 
 
 def _documents(recs: list[Rec], dlq: list[dead_letter_pb2.DeadLetter],
@@ -342,7 +270,8 @@ def run_audit(inp: AuditInput) -> AuditReport:
                          "(dead-lettered late by the features job)")
     if not inp.acked_doc_ids or not (inp.state_dir / "features" / "offline").is_dir():
         docs_on_time.skipped = "no acknowledged ids or no features store"
-    checks = [acked, acked_docs, docs_on_time, *audit_features(inp, elog, ref_docs),
+    feature_checks, feature_figures = audit_features(inp, elog, ref_docs)
+    checks = [acked, acked_docs, docs_on_time, *feature_checks,
               audit_chunks(inp, docs, rejected),
               audit_predictions(inp, read_topic(inp.bootstrap, "predictions"))]
     late = [d for d in ev_dlq if d.error_class == "late_event"]
@@ -355,7 +284,8 @@ def run_audit(inp: AuditInput) -> AuditReport:
                "event_duplicates_deduped": elog.duplicates, "events_late_dlq": elog.late,
                "events_invalid": elog.invalid, "document_records": len(doc_recs),
                "documents_unique": len(docs), "documents_rejected_by_embedder": len(rejected),
-               "user_events_dlq": len(ev_dlq), "documents_dlq": len(doc_dlq)}
+               "user_events_dlq": len(ev_dlq), "documents_dlq": len(doc_dlq),
+               **feature_figures}
     return AuditReport(checks, figures)
 
 
@@ -366,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--milvus-uri", default="")
     p.add_argument("--session-gap-s", type=int, default=1800)
     p.add_argument("--exclude-prefix", action="append", default=None)
+    p.add_argument("--now-ms", type=int, default=0,
+                   help="the features' read time 'now' (epoch ms; default: the wall clock)")
+    p.add_argument("--offline-sample", type=int, default=features_audit.OFFLINE_SAMPLE,
+                   help="users whose offline point-in-time values are compared with online")
     p.add_argument("--acked", type=Path, help="JSON {event_ids: [...], request_ids: [...]}")
     p.add_argument("--json", type=Path, help="write the report here")
     args = p.parse_args(argv)
@@ -374,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         args.bootstrap, args.state_dir, args.milvus_uri, args.session_gap_s,
         tuple(args.exclude_prefix or ["zz-"]), frozenset(acked.get("event_ids", [])),
         frozenset(acked.get("request_ids", [])),
-        acked_doc_ids=frozenset(acked.get("doc_ids", []))))
+        acked_doc_ids=frozenset(acked.get("doc_ids", [])), now_ms=args.now_ms,
+        offline_sample=args.offline_sample))
     sys.stdout.write(report.table() + "\n")
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2))

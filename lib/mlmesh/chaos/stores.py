@@ -1,16 +1,22 @@
-"""What the stores hold, read back for the audit: Feast offline (Parquet) and
-online rows, and Milvus chunk rows. Each reader raises ``StoreUnavailable`` with
+"""What the stores hold, read back for the audit: the features' tile deltas
+(offline Parquet), each user's tiles (Feast online) and point-in-time values
+(Feast offline), and Milvus chunk rows. Each reader raises ``StoreUnavailable`` with
 the reason when its store or package is absent, so the audit can say so."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlmesh.chaos.reference import FEATURES, Key, Values
+from mlmesh.chaos.reference import ACTIONS, Values
+
+if TYPE_CHECKING:
+    from features.store import FeastStore
+    from features.tiles import UserTiles
 
 
 class StoreUnavailable(RuntimeError):
@@ -22,64 +28,98 @@ def _ms(ts: Any) -> int:
         return round(ts.timestamp() * 1000)
     if hasattr(ts, "value"):  # pandas Timestamp: ns
         return int(ts.value // 1_000_000)
-    n = int(ts)
-    return n * 1000 if n < 100_000_000_000 else n  # Feast online answers epoch seconds
+    return int(ts)
 
 
-CREATED = "__created_ms"
+# The offline tile deltas: <state>/features/offline/<DELTA_VIEW>/*.parquet, one
+# row per delta the writer folded in (features.tile_store._write_offline).
+DELTA_VIEW = "tile_delta_1m"
+DELTA_VALUES: tuple[str, ...] = ("events", "amount", *ACTIONS.values(), "docs")
 
 
-def offline_rows(state_dir: Path, views: Iterable[str] = FEATURES,
-                 ) -> dict[Key, list[Values]]:
-    """Every Parquet row the writer appended: (user, view, end) -> value sets
-    (each with its ``created`` under ``CREATED``), oldest first."""
+@dataclass(frozen=True)
+class DeltaRow:
+    """One offline tile-delta row, as the writer appended it."""
+
+    user_id: str
+    tile_start: int
+    values: Values
+    min_ts: int
+    max_ts: int
+    partition: int
+    offset: int
+    created_ms: int
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return (self.partition, self.offset)
+
+    def content(self) -> tuple[Any, ...]:
+        """What a replay of the same delta must repeat exactly."""
+        return (self.user_id, self.tile_start, self.min_ts, self.max_ts,
+                *(self.values.get(n, 0.0) for n in DELTA_VALUES))
+
+
+def offline_deltas(state_dir: Path) -> list[DeltaRow]:
+    """Every tile-delta row in the Parquet offline store (replays included),
+    read straight from the files (no Feast), in file order."""
     import pyarrow.parquet as pq
 
     root = Path(state_dir) / "features" / "offline"
     if not root.is_dir():
         raise StoreUnavailable(f"no offline store at {root}")
-    out: dict[Key, list[Values]] = defaultdict(list)
-    for view in views:
-        for f in sorted((root / view).glob("*.parquet")):
-            table = pq.read_table(f).to_pydict()
-            ends, created = table["event_timestamp"], table.get("created")
-            for i, user in enumerate(table["user_id"]):
-                vals = {name: float(table[name][i]) for name in FEATURES[view] if name in table}
-                vals[CREATED] = float(_ms(created[i])) if created else 0.0
-                out[(str(user), view, _ms(ends[i]))].append(vals)
-    for rows in out.values():  # oldest write first: the last one is what wins
-        rows.sort(key=lambda v: v[CREATED])
+    cols = ["user_id", "tile_start", *DELTA_VALUES, "min_ts", "max_ts", "kafka_partition",
+            "kafka_offset", "created"]
+    out: list[DeltaRow] = []
+    for f in sorted((root / DELTA_VIEW).glob("*.parquet")):
+        t = pq.read_table(f, columns=cols).to_pydict()
+        for i, user in enumerate(t["user_id"]):
+            out.append(DeltaRow(
+                str(user), int(t["tile_start"][i]),
+                {n: float(t[n][i]) for n in DELTA_VALUES}, int(t["min_ts"][i]),
+                int(t["max_ts"][i]), int(t["kafka_partition"][i]), int(t["kafka_offset"][i]),
+                _ms(t["created"][i])))
     return out
 
 
-def online_rows(state_dir: Path, users: Sequence[str], views: Iterable[str] = FEATURES,
-                ) -> dict[tuple[str, str], tuple[int | None, Values]]:
-    """(user, view) -> (window end or None, values) as Feast online serves them."""
+def feast_store(state_dir: Path) -> FeastStore:
+    """The state dir's Feast store, opened without applying definitions (the
+    audit writes nothing; the registry is the writer's)."""
     try:
         from features.store import FeastStore
     except ImportError as exc:
         raise StoreUnavailable(f"features package not importable: {exc}") from exc
     if not (Path(state_dir) / "features" / "registry.db").exists():
         raise StoreUnavailable("no Feast registry (feature writer never ran)")
-    store = FeastStore(Path(state_dir)).open(apply=False)
-    out: dict[tuple[str, str], tuple[int | None, Values]] = {}
-    for view in views:
-        names = FEATURES[view]
-        for i in range(0, len(users), 500):
-            chunk = list(users[i:i + 500])
-            resp = store.get_online_features(
-                features=[f"{view}:{n}" for n in names],
-                entity_rows=[{"user_id": u} for u in chunk],
-            ).to_dict(include_event_timestamps=True)
-            for j, user in enumerate(resp["user_id"]):
-                ts = resp.get(f"{names[0]}__ts", [None] * len(chunk))[j]
-                vals = {n: resp[n][j] for n in names}
-                if all(v is None for v in vals.values()):
-                    continue  # nothing stored (Feast answers ts 0 and None values)
-                out[(str(user), view)] = (_ms(ts) if ts is not None else None,
-                                          {k: float(v) for k, v in vals.items()
-                                           if v is not None})
+    store = FeastStore(Path(state_dir))
+    store.open(apply=False)  # cached: TileStore.read's open() must not apply
+    return store
+
+
+def online_tiles(store: FeastStore, users: Sequence[str], gap_ms: int,
+                 ) -> dict[str, UserTiles | None]:
+    """user -> the tiles Feast online holds (the ``user_tiles`` row; None: no row)."""
+    from features.tile_store import TileStore
+    from features.tiles import TILES_VIEW
+
+    try:
+        store._view(TILES_VIEW)
+    except Exception as exc:  # Feast's FeatureViewNotFoundException and kin
+        raise StoreUnavailable(f"no {TILES_VIEW} view in the Feast registry: {exc}") from exc
+    tiles = TileStore(store, gap_ms)
+    out: dict[str, UserTiles | None] = {}
+    for i in range(0, len(users), 500):
+        out.update(tiles.read(list(users[i:i + 500])))
     return out
+
+
+def offline_values(store: FeastStore, rows: Sequence[tuple[str, int]], gap_ms: int,
+                   ) -> list[Values]:
+    """``features.offline.historical``: each (user, t)'s values from the
+    offline deltas through Feast's offline-store interface."""
+    from features.offline import historical
+
+    return historical(store, list(rows), gap_ms)
 
 
 def milvus_chunks(uri: str, collection: str = "doc_chunks",

@@ -20,6 +20,9 @@ def dead_letter_bytes(*, original: bytes | None, key: bytes | None, topic: str,
                        service=SERVICE, record_id=record_id).SerializeToString()
 
 
-def late_reason(ts_ms: int, watermark_ms: int) -> str:
+def late_reason(ts_ms: int, watermark_ms: int, retention_ms: int = 0) -> str:
+    why = (f"older than the tiles' retention of {retention_ms} ms: no read from now on "
+           f"can see its tile" if retention_ms else
+           "its 1-minute window slice had already fired")
     return (f"late_event: event time {ts_ms} is behind the watermark {watermark_ms} "
-            f"by {watermark_ms - ts_ms} ms; its 1-minute window slice had already fired")
+            f"by {watermark_ms - ts_ms} ms; {why}")

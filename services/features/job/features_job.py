@@ -36,6 +36,7 @@ from features.catalog import (
 )
 from features.job import functions as fn
 from features.job import sql
+from features.tiles import RETENTION_MS
 from mlmesh import ids
 
 log = logging.getLogger("features.job")
@@ -62,11 +63,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--tmp-dir", default=_env("TMP_DIR", ""),
       help="the mini-cluster's working and spill directory (io.tmp.dirs; default: the "
            "system temp dir, where a killed mini-cluster leaves its RocksDB files behind)")
-    a("--checkpoint-interval-ms", type=int, default=int(_env("CHECKPOINT_INTERVAL_MS", "500")))
+    a("--checkpoint-interval-ms", type=int, default=int(_env("CHECKPOINT_INTERVAL_MS", "-1")),
+      help="default: 250 with tiles (a delta is visible when the checkpoint after it "
+           "commits), 500 with windows")
     a("--out-of-orderness-ms", type=int, default=int(_env("OUT_OF_ORDERNESS_MS", "5000")))
-    a("--idle-timeout-ms", type=int, default=int(_env("IDLE_TIMEOUT_MS", "0")),
-      help="0 (default): no idleness; a partition idle longer than a non-zero timeout "
-           "drops out of the watermark and its later records can be judged late")
+    a("--mode", choices=["tiles", "windows"], default=_env("MODE", "tiles"),
+      help="tiles (default): per-user minute-tile deltas emitted every --emit-interval-ms "
+           "of processing time, served as of the read time (features.tiles); windows: the "
+           "earlier job, window results on window close (kept as a benchmark baseline)")
+    a("--emit-interval-ms", type=int, default=int(_env("EMIT_INTERVAL_MS", "100")),
+      help="tiles: a delta per user and tile is emitted every this many ms")
+    a("--buffer-timeout-ms", type=int, default=int(_env("BUFFER_TIMEOUT_MS", "-1")),
+      help="longest a record waits in a network buffer between operators (Flink's "
+           "execution.buffer-timeout.interval). Default: 10 with tiles, Flink's 100 with "
+           "windows")
+    a("--idle-timeout-ms", type=int, default=int(_env("IDLE_TIMEOUT_MS", "-1")),
+      help="a partition idle this long drops out of the watermark (0: never). Default: "
+           "10 s with tiles (the watermark only judges the 25 h retention, emission "
+           "never waits for it); 0 with windows, where an idle partition's later "
+           "records could be judged late")
     a("--session-gap-s", type=int, default=int(_env("SESSION_GAP_S", str(DEFAULT_SESSION_GAP_S))))
     a("--dedup-ttl-h", type=int, default=int(_env("DEDUP_TTL_H", "26")))
     a("--parallelism", type=int, default=int(_env("PARALLELISM", "1")))
@@ -87,7 +102,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
       help="on (default): checkpoint barriers overtake queued records, so a burst of "
            "window results commits at the next checkpoint instead of after the whole "
            "burst (still exactly once)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    tiles = args.mode == "tiles"
+    for name, for_tiles, for_windows in (("idle_timeout_ms", 10_000, 0),
+                                         ("checkpoint_interval_ms", 250, 500),
+                                         ("buffer_timeout_ms", 10, 100)):
+        if getattr(args, name) < 0:
+            setattr(args, name, for_tiles if tiles else for_windows)
+    return args
+
+
+def on_time(args: argparse.Namespace) -> str:
+    """The SQL condition of a counted (not late) record in this mode."""
+    return sql.retained(RETENTION_MS) if args.mode == "tiles" else sql.ON_TIME
 
 
 def flink_config(args: argparse.Namespace) -> Configuration:
@@ -128,6 +155,7 @@ def flink_config(args: argparse.Namespace) -> Configuration:
         "table.exec.state.ttl": f"{args.dedup_ttl_h} h",
         "table.exec.source.idle-timeout": f"{args.idle_timeout_ms} ms",
         "pipeline.auto-watermark-interval": "100ms",
+        "execution.buffer-timeout.interval": f"{args.buffer_timeout_ms}ms",
     }
     if args.tmp_dir:
         tmp = Path(args.tmp_dir).resolve()
@@ -214,8 +242,11 @@ def input_view(t_env: StreamTableEnvironment, args: argparse.Namespace, inp: Inp
     good = f"{inp.name}_events"
     t_env.create_temporary_view(
         good, t_env.sql_query(f"SELECT * FROM {all_rows} WHERE error_class IS NULL"))
-    late = t_env.to_data_stream(t_env.sql_query(sql.late_select(good, inp.id_col)))
-    _dlq(t_env, late.map(fn.LateToDeadLetter(inp.topic), output_type=OUT_ROW), f"{inp.name}_late")
+    late = t_env.to_data_stream(t_env.sql_query(sql.late_select(good, inp.id_col,
+                                                                on_time(args))))
+    retention = RETENTION_MS if args.mode == "tiles" else 0
+    _dlq(t_env, late.map(fn.LateToDeadLetter(inp.topic, retention), output_type=OUT_ROW),
+         f"{inp.name}_late")
     return good
 
 
@@ -224,19 +255,56 @@ def _dlq(t_env: StreamTableEnvironment, stream: object, name: str) -> None:
     t_env.create_temporary_view(name, t_env.from_data_stream(stream, kv))
 
 
-def deduplicated_view(t_env: StreamTableEnvironment, events: str, name: str) -> None:
-    """View ``name``: the on-time ``events``, first arrival per event_id.
-    Deduplicated once for every window: through a DataStream, so that the
-    planner cannot push each window's own projection below the dedup and
-    build one dedup (with its own state) per projection."""
-    deduped = t_env.to_data_stream(t_env.sql_query(sql.dedup_view(events)))
+def deduplicated_view(t_env: StreamTableEnvironment, events: str, name: str,
+                      condition: str = sql.ON_TIME, inp: Input | None = None) -> None:
+    """View ``name``: the on-time ``events``, first arrival per id (event_id;
+    ``inp``'s id for another input). Deduplicated once for every window:
+    through a DataStream, so that the planner cannot push each window's own
+    projection below the dedup and build one dedup (with its own state) per
+    projection. ``proc`` is the processing time after the dedup."""
+    id_col, fields = (inp.id_col, inp.fields) if inp else ("event_id", EVENT_FIELDS)
+    cols = [(id_col, DataTypes.STRING()), *(f for f in fields if f[0] != "slice_last")]
+    deduped = t_env.to_data_stream(t_env.sql_query(sql.dedup_view(
+        events, condition, id_col, ", ".join(c for c, _ in cols))))
     schema = Schema.new_builder()
-    for col, dtype in (("event_id", DataTypes.STRING()), *EVENT_FIELDS):
-        if col != "slice_last":
-            schema = schema.column(col, dtype)
+    for col, dtype in cols:
+        schema = schema.column(col, dtype)
     schema = (schema.column("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+              .column_by_expression("proc", "PROCTIME()")
               .watermark("rowtime", "SOURCE_WATERMARK()"))
     t_env.create_temporary_view(name, t_env.from_data_stream(deduped, schema.build()))
+
+
+def tile_parts(t_env: StreamTableEnvironment, args: argparse.Namespace,
+               views: dict[str, str], inputs: list[Input]) -> list[str]:
+    """Tiles mode: per-user minute-tile deltas of events (and documents,
+    each counted once by doc_id)."""
+    cond = on_time(args)
+    deduplicated_view(t_env, views["ue"], "events_ok", cond)
+    t_env.create_temporary_view("events_tiled", t_env.sql_query(
+        sql.tiled("events_ok", "user_id, ts, action, amount")))
+    parts = [sql.event_tile_deltas("events_tiled", args.emit_interval_ms)]
+    if not args.no_documents:
+        deduplicated_view(t_env, views["doc"], "docs_ok", cond, inputs[1])
+        t_env.create_temporary_view("docs_tiled", t_env.sql_query(
+            sql.tiled("docs_ok", "user_id, ts")))
+        parts.append(sql.document_tile_deltas("docs_tiled", args.emit_interval_ms))
+    return parts
+
+
+def window_parts(t_env: StreamTableEnvironment, args: argparse.Namespace,
+                 views: dict[str, str]) -> list[str]:
+    """Windows mode (the baseline): window results on window close."""
+    deduplicated_view(t_env, views["ue"], "events_ok")
+    parts = [sql.activity_5m("events_ok"), sql.activity_1h("events_ok"),
+             sql.activity_24h("events_ok"), sql.sessions("events_ok", args.session_gap_s)]
+    parts += [sql.zero_rows("events_ok", v) for v in (ACTIVITY_5M, ACTIVITY_1H, ACTIVITY_24H)]
+    if not args.no_documents:
+        t_env.create_temporary_view(
+            "docs_ok", t_env.sql_query(f"SELECT doc_id, user_id, ts, rowtime FROM {views['doc']} "
+                                       f"WHERE {sql.ON_TIME}"))
+        parts += [sql.documents_1h("docs_ok"), sql.zero_rows("docs_ok", DOCUMENTS_1H)]
+    return parts
 
 
 def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment,
@@ -247,15 +315,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment,
         inputs.append(Input("doc", args.documents_topic, "MLMESH_DECODE_DOCUMENT", "doc_id",
                             DOC_FIELDS))
     views = {inp.name: input_view(t_env, args, inp) for inp in inputs}
-    deduplicated_view(t_env, views["ue"], "events_ok")
-    parts = [sql.activity_5m("events_ok"), sql.activity_1h("events_ok"),
-             sql.activity_24h("events_ok"), sql.sessions("events_ok", args.session_gap_s)]
-    parts += [sql.zero_rows("events_ok", v) for v in (ACTIVITY_5M, ACTIVITY_1H, ACTIVITY_24H)]
-    if not args.no_documents:
-        t_env.create_temporary_view(
-            "docs_ok", t_env.sql_query(f"SELECT doc_id, user_id, ts, rowtime FROM {views['doc']} "
-                                       f"WHERE {sql.ON_TIME}"))
-        parts += [sql.documents_1h("docs_ok"), sql.zero_rows("docs_ok", DOCUMENTS_1H)]
+    parts = (tile_parts(t_env, args, views, inputs) if args.mode == "tiles"
+             else window_parts(t_env, args, views))
     t_env.create_temporary_view(
         "window_results", t_env.sql_query("\nUNION ALL\n".join(f"({p})" for p in parts)))
     t_env.create_temporary_view(

@@ -49,13 +49,15 @@ class RejectedToDeadLetter(MapFunction):  # type: ignore[misc]
 class LateToDeadLetter(MapFunction):  # type: ignore[misc]
     """(k, raw, part, off, record_id, ts, wm) -> (k, DeadLetter) with the reason."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, retention_ms: int = 0) -> None:
         self.topic = topic
+        self.retention_ms = retention_ms
 
     def map(self, value: Row) -> Row:
         key = _opt_bytes(value[0])
         wm = utc_ms(value[6]) if value[6] is not None else -1
         return Row(key, codec.dead_letter_bytes(
             original=_opt_bytes(value[1]), key=key, topic=self.topic, partition=value[2],
-            offset=value[3], error_class="late_event", reason=codec.late_reason(value[5], wm),
+            offset=value[3], error_class="late_event",
+            reason=codec.late_reason(value[5], wm, self.retention_ms),
             record_id=value[4] or ""))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from features.catalog import ACTIONS, ACTIVITY_1H, ACTIVITY_5M, ACTIVITY_24H, DOCUMENTS_1H, ViewSpec
+from features.tiles import DELTA_VIEW, TILE_MS
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,15 @@ ON_TIME = ("(CURRENT_WATERMARK(rowtime) IS NULL "
            "OR TO_TIMESTAMP_LTZ(slice_last, 3) > CURRENT_WATERMARK(rowtime))")
 
 
+def retained(retention_ms: int) -> str:
+    """The tiles job's on-time rule: an event counts while a read from now on
+    can still see its tile (``retention_ms`` behind the watermark); older
+    events go to the DLQ (``late_event``). Emission does not wait for the
+    watermark, so a stalled one holds nothing back."""
+    return (f"(CURRENT_WATERMARK(rowtime) IS NULL "
+            f"OR TO_TIMESTAMP_LTZ(ts + {retention_ms}, 3) > CURRENT_WATERMARK(rowtime))")
+
+
 def decoded_select(src: str, decode_fn: str, fields: tuple[str, ...]) -> str:
     """Kafka rows through a JVM decode function: one output row per record,
     its ``fields`` or its ``error_class`` and ``reason`` (a LATERAL table
@@ -97,19 +107,20 @@ def bad_select(table: str) -> str:
             f"WHERE error_class IS NOT NULL")
 
 
-def late_select(table: str, id_col: str) -> str:
+def late_select(table: str, id_col: str, on_time: str = ON_TIME) -> str:
     """Rows behind the watermark, with the watermark (ms) for the reason."""
     return (f"SELECT k, payload, part, off, {id_col} AS record_id, ts, "
             f"{epoch_ms('CAST(CURRENT_WATERMARK(rowtime) AS TIMESTAMP(3))')} AS wm "
-            f"FROM {table} WHERE NOT {ON_TIME}")
+            f"FROM {table} WHERE NOT {on_time}")
 
 
-def dedup_view(table: str) -> str:
-    """On-time events, first arrival per event_id (keyed state, TTL =
+def dedup_view(table: str, on_time: str = ON_TIME, id_col: str = "event_id",
+               cols: str = "event_id, user_id, ts, action, amount") -> str:
+    """On-time records, first arrival per ``id_col`` (keyed state, TTL =
     ``table.exec.state.ttl``), rowtime kept for the windows."""
-    return f"""SELECT event_id, user_id, ts, action, amount, rowtime FROM (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc ASC) AS rn
-  FROM {table} WHERE {ON_TIME}
+    return f"""SELECT {cols}, rowtime FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY {id_col} ORDER BY proc ASC) AS rn
+  FROM {table} WHERE {on_time}
 ) WHERE rn = 1"""
 
 
@@ -214,3 +225,30 @@ def sessions(table: str, gap_s: int) -> str:
 FROM ({inner})
 WINDOW w AS (PARTITION BY user_id ORDER BY window_time
   RANGE BETWEEN INTERVAL '1' DAY PRECEDING AND CURRENT ROW)"""
+
+
+def _tile_delta(table: str, emit_ms: int, values: list[tuple[str, str]]) -> str:
+    """Per user and minute tile, what ``emit_ms`` of processing time added: a
+    processing-time TUMBLE (emitted when it ends, whatever the watermark),
+    grouped by the event-time tile (``features.tiles``)."""
+    pairs = ", ".join(f"'{name}', CAST({expr} AS DOUBLE)" for name, expr in
+                      [*values, ("min_ts", "MIN(ts)"), ("max_ts", "MAX(ts)")])
+    return f"""SELECT user_id, '{DELTA_VIEW}' AS feature_view, tile AS ws,
+  tile + {TILE_MS} AS we, MAP[{pairs}] AS vals, MAX(ts) AS max_ts
+FROM TABLE(TUMBLE(TABLE {table}, DESCRIPTOR(proc), {interval(emit_ms)}))
+GROUP BY user_id, tile, window_start, window_end"""
+
+
+def tiled(table: str, cols: str) -> str:
+    """``table``'s ``cols`` and processing time, with each record's minute tile."""
+    return f"SELECT {cols}, ts - MOD(ts, {TILE_MS}) AS tile, proc FROM {table}"
+
+
+def event_tile_deltas(table: str, emit_ms: int) -> str:
+    vals = [("events", "COUNT(*)"), ("amount", "SUM(amount)")]
+    vals += [(name, _count_if(num)) for num, name in ACTIONS.items()]
+    return _tile_delta(table, emit_ms, vals)
+
+
+def document_tile_deltas(table: str, emit_ms: int) -> str:
+    return _tile_delta(table, emit_ms, [("docs", "COUNT(*)")])

@@ -64,6 +64,12 @@ def make_feast_repo(repo: Path, offline: dict[str, pd.DataFrame] | None = None) 
         objects += [view]
         views.append(view)
     objects.append(feast.FeatureService(name=cat.FEATURE_SERVICE, features=views))
+    from features.feast_defs import tile_views
+
+    pushes, tiles = tile_views(repo / "data", user)
+    for view in tiles:
+        (repo / "data" / view.name).mkdir(exist_ok=True)
+    objects += [*pushes, *tiles]
     store = feast.FeatureStore(repo_path=str(repo))
     store.apply(objects)
     return store
@@ -77,19 +83,59 @@ def _empty(spec: Any) -> pd.DataFrame:
     return pd.DataFrame(row)
 
 
-def push_online(store: Any, user_id: str, values: dict[str, float],
-                at: pd.Timestamp | None = None) -> None:
-    """Write one user's current values to the online store via the push sources."""
-    from feast.data_source import PushMode
+def tiles_for(values: dict[str, float], now_ms: int, gap_ms: int) -> Any:
+    """A user's tiles (``features.tiles.UserTiles``) whose served values at
+    ``now_ms`` are ``values`` (counts and sums; means follow from them): the
+    5-minute activity in the current minute tile, the rest of the hour's ten
+    minutes earlier, the 24 h figures in the current hour tile, the closed
+    sessions a day apart, the last session ending now."""
+    from features.catalog import ACTIONS
+    from features.tiles import MINUTE_FIELDS, TILE_MS, UserTiles, tile_start
 
-    cat = _catalog()
+    def v(name: str) -> float:
+        return float(values.get(name, 0.0))
+
+    head = tile_start(now_ms)
+    cur = dict.fromkeys(MINUTE_FIELDS, 0.0)
+    cur.update(events=v("event_count_5m"), amount=v("amount_sum_5m"), docs=v("doc_count_1h"))
+    for name in ACTIONS.values():
+        cur[name] = v(f"{name}_count_5m")
+    state = UserTiles(newest_ms=now_ms)
+    state.minute[head] = [cur[f] for f in MINUTE_FIELDS]
+    older = dict.fromkeys(MINUTE_FIELDS, 0.0)
+    older.update(events=v("event_count_1h") - cur["events"],
+                 amount=v("amount_sum_1h") - cur["amount"],
+                 purchase=v("purchase_count_1h") - cur["purchase"])
+    if any(older.values()):
+        state.minute[head - 10 * TILE_MS] = [older[f] for f in MINUTE_FIELDS]
+    state.hour[tile_start(now_ms, 60 * TILE_MS)] = [
+        v("event_count_24h"), v("amount_sum_24h"), v("purchase_count_24h")]
+    for i in range(int(v("session_count_24h"))):
+        end = now_ms - gap_ms - (i + 1) * 30 * TILE_MS
+        state.sessions.insert(0, [end - 1000, end - 1000, 1])
+    length = round(v("last_session_length_s") * 1000)
+    if v("last_session_event_count"):
+        state.sessions.append([now_ms - length, now_ms, int(v("last_session_event_count"))])
+    return state
+
+
+def push_online(store: Any, user_id: str, values: dict[str, float],
+                at: pd.Timestamp | None = None, gap_ms: int = 1_800_000) -> None:
+    """Write one user's tiles (``tiles_for``) to the online store, as the
+    feature writer does."""
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    from features.tile_store import encode_row
+    from features.tiles import TILES_VIEW
+
     at = at if at is not None else pd.Timestamp.now(tz="UTC")
-    for spec in cat.VIEWS.values():
-        row: dict[str, Any] = {"user_id": [user_id], "event_timestamp": [at]}
-        for f in spec.features:
-            v = values.get(f, 0.0)
-            row[f] = [int(v) if spec.is_count(f) else float(v)]
-        store.push(cat.push_source_name(spec.name), pd.DataFrame(row), to=PushMode.ONLINE)
+    now_ms = int(at.timestamp() * 1000)
+    state = tiles_for(values, now_ms, gap_ms)
+    key = EntityKey(join_keys=[_catalog().JOIN_KEY], entity_values=[Value(string_val=user_id)])
+    store.provider.online_write_batch(
+        store.config, store.get_feature_view(TILES_VIEW),
+        [(key, encode_row(state, gap_ms), at.to_pydatetime(), at.to_pydatetime())], None)
 
 
 def offline_features(events: Iterable[Any], documents: Iterable[Any] = ()

@@ -147,7 +147,8 @@ def apply_feature_update(rec: Record, p: Params, *, arrival_ms: float, max_event
     _inc(rec, "n")
     fresh = arrival_ms - max_event_ms
     _sk(rec, "fresh_sk").add(fresh)
-    _sk(rec, "emit_sk").add(arrival_ms - window_end_ms)
+    if window_end_ms <= arrival_ms:  # a closed window (a tile delta is emitted inside its tile)
+        _sk(rec, "emit_sk").add(arrival_ms - window_end_ms)
     if fresh <= p.freshness_target_ms:
         _inc(rec, "ok")
     _inc(rec.setdefault("views", {}), feature_view or "unknown")

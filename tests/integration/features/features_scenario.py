@@ -148,7 +148,8 @@ def job(state_dir: Path, bootstrap: str, topics: Topics,
         checkpoint_ms: int = 500) -> FlinkJobComponent:
     return FlinkJobComponent(
         state_dir, bootstrap, rest_port=free_port(), name=f"features-job-{topics.prefix}",
-        args=["--events-topic", topics.events, "--documents-topic", topics.docs,
+        args=["--mode", "windows", "--events-topic", topics.events,
+              "--documents-topic", topics.docs,
               "--output-topic", topics.out, "--group-id", topics.prefix,
               "--txn-prefix", topics.prefix, "--session-gap-s", str(SESSION_GAP_S),
               "--out-of-orderness-ms", str(OUT_OF_ORDER_MS),

@@ -32,3 +32,12 @@ def test_duplicates_late_copies_invalid_and_excluded() -> None:
     assert sorted(e.event_id for e in log.events) == ["a", "c"]
     assert log.duplicates == 1 and log.late == 2 and log.invalid == 2
     assert log.ids_in_topic == {"a", "b", "c", "f"}
+
+
+def test_undefined_actions_are_invalid_as_the_job_rejects_them() -> None:
+    zero = user_event_pb2.UserEvent.FromString(_ev("z"))
+    zero.action = user_event_pb2.ACTION_UNSPECIFIED
+    log = accepted_events([Rec(0, 0, b"u1", zero.SerializeToString(), 1),
+                           Rec(0, 1, b"u1", _ev("v"), 2)], [], ())
+    assert [e.event_id for e in log.events] == ["v"] and log.invalid == 1
+    assert log.ids_in_topic == {"z", "v"}  # it did reach the topic

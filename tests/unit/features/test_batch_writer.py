@@ -60,3 +60,49 @@ def test_online_first_then_offline_and_each_row_observed_once() -> None:
     assert sorted(u for u, _ in seen) == ["u1", "u2"]
     assert all(s >= 0 for _, s in seen)
     assert len(rejected) == 1 and rejected[0].msg is batch[1]
+
+
+class FakeTiles:
+    def __init__(self) -> None:
+        self.deltas: list[Any] = []
+
+    def write(self, deltas: list[Any]) -> Any:
+        self.deltas += deltas
+        return type("Stats", (), {"users": len({d.user_id for d in deltas})})()
+
+
+class KafkaMsg(Msg):
+    def __init__(self, value: bytes, partition: int, offset: int) -> None:
+        super().__init__(value)
+        self._pos = (partition, offset)
+
+    def partition(self) -> int:
+        return self._pos[0]
+
+    def offset(self) -> int:
+        return self._pos[1]
+
+
+def _delta(user: str, values: dict[str, float]) -> bytes:
+    start = Timestamp()
+    start.FromMilliseconds(60_000)
+    return feature_update_pb2.FeatureUpdate(user_id=user, feature_view="tile_delta_1m",
+                                            window_start=start, values=values).SerializeToString()
+
+
+def test_tile_deltas_go_to_the_tiles_with_their_kafka_position() -> None:
+    store, tiles = FakeStore(), FakeTiles()
+    seen: list[tuple[int, float]] = []
+    writer = BatchWriter(store, tiles=tiles,  # type: ignore[arg-type]
+                         on_tiles=lambda ds, visible: seen.append((len(ds), visible)))
+    good = {"events": 2.0, "amount": 3.5, "min_ts": 60_100.0, "max_ts": 60_900.0}
+    batch: list[Any] = [KafkaMsg(_delta("u1", good), 2, 41),
+                        KafkaMsg(_delta("u1", {"events": 1.0}), 2, 42),  # no event-time span
+                        KafkaMsg(_delta("", good), 2, 43)]
+    rejected = writer(batch)
+    assert [(d.user_id, d.partition, d.offset, d.min_ts, d.max_ts, d.events)
+            for d in tiles.deltas] == [("u1", 2, 41, 60_100, 60_900, 2)]
+    assert tiles.deltas[0].tile_start_ms == 60_000
+    assert [r.msg for r in rejected] == batch[1:]
+    assert "min_ts" in rejected[0].reason and "user_id" in rejected[1].reason
+    assert store.calls == [] and seen[0][0] == 1

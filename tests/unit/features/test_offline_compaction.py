@@ -150,3 +150,22 @@ def test_the_writers_thread_compacts_every_interval_until_stopped(tmp_path: Path
     thread.join(5)
     assert not thread.is_alive()
     assert _read(view_dir) == _expected([*rows, _row("u9", 500, 1.0, 5)])
+
+
+def test_tile_deltas_keep_every_delta_once_per_kafka_position(tmp_path: Path) -> None:
+    from features.tile_store import TileStore
+    from features.tiles import DELTA_VIEW, Delta
+
+    store = FeastStore(tmp_path)
+    tiles = TileStore(store, 300_000)
+    deltas = [Delta(f"u{i % 2}", 60_000, {"events": 1.0, "amount": float(i)}, 60_500, 60_500,
+                    0, i, 1_000 + i) for i in range(6)]  # same user and event time, 3 each
+    for d in deltas:
+        tiles._write_offline([d])
+    tiles._write_offline(deltas[2:4])  # a writer replay
+    view_dir = store.offline_dir / DELTA_VIEW
+    done = compact_view(view_dir, min_files=2)
+    assert done.inputs == 7 and done.rows_in == 8 and done.rows_out == 6
+    table = pq.read_table(_files(view_dir)[0]).to_pandas()
+    assert sorted(table["kafka_offset"]) == list(range(6))
+    assert sorted(table["amount"]) == [float(i) for i in range(6)]
