@@ -51,16 +51,21 @@ def view_dir(offline_dir: Path, view: str) -> Path:
     return Path(offline_dir).resolve() / view
 
 
+def push_source(offline_dir: Path, view: str) -> PushSource:
+    """The push source of ``view``, its batch source the view's Parquet directory."""
+    batch = FileSource(name=f"{view}_parquet", path=str(view_dir(offline_dir, view)),
+                       timestamp_field=EVENT_TIMESTAMP_COLUMN,
+                       created_timestamp_column=CREATED_COLUMN)
+    return PushSource(name=push_source_name(view), batch_source=batch)
+
+
 def definitions(offline_dir: Path) -> Definitions:
     user = Entity(name=ENTITY, join_keys=[JOIN_KEY], value_type=ValueType.STRING,
                   description="A mesh user (the key of every topic)")
     pushes: list[PushSource] = []
     views: list[FeatureView] = []
     for spec in VIEWS.values():
-        batch = FileSource(name=f"{spec.name}_parquet", path=str(view_dir(offline_dir, spec.name)),
-                           timestamp_field=EVENT_TIMESTAMP_COLUMN,
-                           created_timestamp_column=CREATED_COLUMN)
-        push = PushSource(name=push_source_name(spec.name), batch_source=batch)
+        push = push_source(offline_dir, spec.name)
         pushes.append(push)
         schema = [Field(name=f, dtype=Float64 if not spec.is_count(f) else Int64)
                   for f in spec.features]
@@ -79,11 +84,7 @@ def tile_views(offline_dir: Path, user: Entity) -> tuple[list[PushSource], list[
     row of ``user_tiles``; every tile delta, offline in ``tile_delta_1m``
     (event_timestamp = the delta's newest event time). Served values are
     computed from them at read time (``features.tiles.features_at``)."""
-    tiles_src = FileSource(name=f"{TILES_VIEW}_parquet",
-                           path=str(view_dir(offline_dir, TILES_VIEW)),
-                           timestamp_field=EVENT_TIMESTAMP_COLUMN,
-                           created_timestamp_column=CREATED_COLUMN)
-    tiles_push = PushSource(name=push_source_name(TILES_VIEW), batch_source=tiles_src)
+    tiles_push = push_source(offline_dir, TILES_VIEW)
     tiles = FeatureView(
         name=TILES_VIEW, entities=[user], ttl=VIEW_TTL, source=tiles_push, online=True,
         schema=[Field(name="minute_tiles", dtype=Array(Float64)),
@@ -93,11 +94,7 @@ def tile_views(offline_dir: Path, user: Entity) -> tuple[list[PushSource], list[
                 Field(name="applied_offset", dtype=Array(Int64)),
                 Field(name="session_gap_ms", dtype=Int64)],
         description="Per-user tiles; layout in features/tiles.py (UserTiles.to_arrays)")
-    delta_src = FileSource(name=f"{DELTA_VIEW}_parquet",
-                           path=str(view_dir(offline_dir, DELTA_VIEW)),
-                           timestamp_field=EVENT_TIMESTAMP_COLUMN,
-                           created_timestamp_column=CREATED_COLUMN)
-    delta_push = PushSource(name=push_source_name(DELTA_VIEW), batch_source=delta_src)
+    delta_push = push_source(offline_dir, DELTA_VIEW)
     deltas = FeatureView(
         name=DELTA_VIEW, entities=[user], ttl=VIEW_TTL, source=delta_push, online=False,
         schema=[Field(name="tile_start", dtype=Int64),
