@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mlmesh.client_settings import ClientSettings
+from mlmesh.demo_calls import ask, sample_users, search, show_answers
 from mlmesh.events.v1 import dead_letter_pb2, embedding_written_pb2, feature_update_pb2
 from mlmesh.workload.generator import Record, Workload, WorkloadConfig
 from mlmesh.workload.sender import SendReport, send_via_ingest
@@ -104,59 +104,6 @@ def stream(records: list[Record], cfg: DemoConfig, settings: ClientSettings,
         rate = total / cfg.seconds
         return send_via_ingest(records, settings.ingest_grpc, rate=rate, batch=250,
                                progress=lambda n: progress.advance(task, n))
-
-
-def ask(settings: ClientSettings, users: list[str], calls: int) -> tuple[list[float],
-                                                                       list[dict[str, Any]]]:
-    from mlmesh.inference.v1 import inference_service_pb2 as ipb
-    from mlmesh.inference.v1 import inference_service_pb2_grpc as igrpc
-
-    channel = grpc.insecure_channel(settings.inference_grpc)
-    stub = igrpc.InferenceServiceStub(channel)
-    md = (("x-api-key", settings.api_key),) if settings.api_key else None
-    lat: list[float] = []
-    answers: list[dict[str, Any]] = []
-    for i in range(calls):
-        user = users[i % len(users)]
-        t0 = time.perf_counter()
-        try:
-            resp = stub.Predict(ipb.PredictRequest(user_id=user, request_id=f"demo-{i}"),
-                                timeout=5, metadata=md)
-        except grpc.RpcError as exc:
-            answers.append({"user": user, "error": f"{exc.code().name}: {exc.details()}"})
-            continue
-        lat.append((time.perf_counter() - t0) * 1000)
-        if i < len(users) or resp.degraded_reasons:
-            answers.append({"call": "Predict", "user": user, "score": round(resp.score, 4),
-                            "model": f"{resp.model_name} v{resp.model_version}",
-                            "degraded": list(resp.degraded_reasons),
-                            "features": {f.name: f.value for f in resp.features if f.value},
-                            "features_age_ms": min((f.age_ms for f in resp.features
-                                                    if f.age_ms >= 0), default=-1)})
-    for user in users[:3]:
-        try:
-            found = stub.Search(ipb.SearchRequest(user_id=user, query="refund for my order",
-                                                  k=3), timeout=10, metadata=md)
-            answers.append({"call": "Search", "user": user, "hits": [
-                {"chunk": c.chunk_id, "similarity": round(c.similarity, 3), "text": c.text[:60]}
-                for c in found.chunks]})
-        except grpc.RpcError as exc:
-            answers.append({"call": "Search", "user": user,
-                            "error": f"{exc.code().name}: {exc.details()}"})
-    channel.close()
-    return lat, answers
-
-
-def show_answers(console: Console, answers: list[dict[str, Any]]) -> None:
-    """Predict for users with events (and documents), their present features
-    with ages, then Search."""
-    for a in [a for a in answers if a.get("call") == "Predict"][:4]:
-        feats = ", ".join(f"{k}={v:g}" for k, v in list(a["features"].items())[:8])
-        flag = f" [red]degraded {a['degraded']}[/red]" if a["degraded"] else ""
-        console.print(f"Predict {a['user']}: score {a['score']} ({a['model']}), features "
-                      f"{a['features_age_ms'] / 1000:.1f} s old{flag}\n  {feats}")
-    for a in [a for a in answers if a.get("call") != "Predict"][:3]:
-        console.print(a)
 
 
 def wait_for_embeddings(bootstrap: str, doc_ids: set[str], timeout: float) -> int:
@@ -277,6 +224,8 @@ def summary_table(res: DemoResult) -> Table:
            f"{v['p50_ms']:,.0f} / {v['p99_ms']:,.0f} ms  ({v['n']} probes)")
           for view, v in f.get("event_to_served", {}).get("by_view", {}).items()),
         ("Predict answers degraded", f"{f.get('predict_degraded', 0)}"),
+        ("monitor: records behind at the audit",
+         f"{f.get('drain', {}).get('lags', {}).get('mlmesh-monitor', 0):,}"),
         ("documents embedded / s", f"{f.get('documents_embedded_per_s', 0):,.1f}"),
         ("doc -> searchable p99", f"{f.get('doc_to_searchable_p99_ms', float('nan')):,.0f} ms"),
         ("Predict p50 / p99", f"{f.get('predict_p50_ms', float('nan')):.1f} / "
@@ -312,8 +261,9 @@ def _fresh_state(console: Console) -> Path:
 
 
 def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
-    from mlmesh.chaos.drain import wait_drained
+    from mlmesh.chaos.drain import wait_caught_up, wait_drained
     from mlmesh.chaos.load import flush_marks
+    from mlmesh.demo_fresh import FreshnessProbe
     from mlmesh.localstack import stack
 
     console = Console()
@@ -325,8 +275,6 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
         res.startup_s = start_stack(console)
         records = workload(cfg)
         console.rule(f"[bold]streaming {len(records):,} records for ~{cfg.seconds:.0f} s")
-        from mlmesh.demo_fresh import FreshnessProbe
-
         probe = FreshnessProbe(settings)
         probe.start()
         try:
@@ -336,28 +284,36 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
             probe.join(30)
         res.send = {**report.as_dict(), "events_per_s": report.accepted["user_event"]
                     / max(report.seconds, 1e-3)}
+        with console.status("waiting for the features to catch up ..."):
+            caught_up = wait_caught_up(settings.kafka_bootstrap,
+                                       ("features-job", "feature-writer"), timeout=120)
+        console.print(f"features caught up {caught_up} s after the stream")
+        users = sample_users(records)
+        lat, res.answers = ask(settings, users, cfg.predict_calls)
+        show_answers(console, res.answers)
         console.rule("[bold]draining")
         flush_marks(settings.kafka_bootstrap)
         with console.status("waiting for every consumer to catch up ..."):
+            # the monitor's faust consumer passes the features job's transaction
+            # markers slowly (services/monitor/README.md): its lag is reported
             drain = wait_drained(settings.kafka_bootstrap, timeout=480, quiet_s=10,
-                                 expect_groups=MESH_GROUPS)
+                                 expect_groups=MESH_GROUPS, ignore_groups=("mlmesh-monitor",))
         doc_ids = {r.msg.doc_id for r in records if r.kind == "document"}  # type: ignore[union-attr]
         with console.status(f"waiting for {len(doc_ids)} documents to be searchable ..."):
             embedded = wait_for_embeddings(settings.kafka_bootstrap,
                                            doc_ids & set(report.accepted_ids), timeout=480)
         console.print(f"drained in {drain['seconds']} s: {drain['drained']}; "
                       f"{embedded} documents searchable")
-        with_docs = {r.key for r in records if r.kind == "document"}
-        users = sorted({r.key for r in records if r.kind == "user_event"},
-                       key=lambda u: (u not in with_docs, u))[:10]
-        lat, res.answers = ask(settings, users, cfg.predict_calls)
+        found = search(settings, users[:3])
+        show_answers(console, found)
+        res.answers += found
         res.figures = topic_figures(settings.kafka_bootstrap)
+        res.figures["drain"] = drain
         res.figures["event_to_served"] = probe.summary()
         res.figures["predict_degraded"] = sum(
             1 for a in res.answers if a.get("call") == "Predict" and a.get("degraded"))
         res.figures["predict_p50_ms"] = round(pct(lat, 50), 2)
         res.figures["predict_p99_ms"] = round(pct(lat, 99), 2)
-        show_answers(console, res.answers)
         kinds = {r.msg.event_id: r.kind for r in records  # type: ignore[union-attr]
                  if r.kind == "user_event"}
         acked = set(report.accepted_ids)

@@ -77,9 +77,28 @@ def records_between(bootstrap: str, topic: str, partition: int, start: int) -> i
         consumer.close()
 
 
+def wait_caught_up(bootstrap: str, groups: Sequence[str], timeout: float = 120.0) -> float:
+    """Block until each of ``groups`` has committed up to the end of what it
+    reads (or ``timeout``); the seconds it took."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            lags = group_lags(admin, _end_offsets(admin, TOPICS), bootstrap)
+        except Exception as exc:  # a broker still recovering: try again
+            log.info("lag probe failed", extra={"error": repr(exc)})
+            lags = {}
+        if all(lags.get(g, 1) == 0 for g in groups):
+            break
+        time.sleep(0.5)
+    return round(time.monotonic() - t0, 1)
+
+
 def wait_drained(bootstrap: str, timeout: float = 600.0, quiet_s: float = 15.0,
-                 expect_groups: Sequence[str] = ()) -> dict[str, object]:
-    """Block until drained or ``timeout``; what was seen last."""
+                 expect_groups: Sequence[str] = (), ignore_groups: Sequence[str] = ()
+                 ) -> dict[str, object]:
+    """Block until drained or ``timeout``; what was seen last. The lags of
+    ``ignore_groups`` are reported, not waited for."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     deadline = time.monotonic() + timeout
     t0 = time.monotonic()
@@ -98,7 +117,8 @@ def wait_drained(bootstrap: str, timeout: float = 600.0, quiet_s: float = 15.0,
             last_ends, stable_since = ends, time.monotonic()
         missing = [g for g in expect_groups if g not in lags]
         quiet = time.monotonic() - stable_since
-        if not missing and all(v == 0 for v in lags.values()) and quiet >= quiet_s:
+        behind = [g for g, v in lags.items() if v and g not in ignore_groups]
+        if not missing and not behind and quiet >= quiet_s:
             return {"drained": True, "seconds": round(time.monotonic() - t0, 1), "lags": lags}
         time.sleep(1.0)
     return {"drained": False, "seconds": round(time.monotonic() - t0, 1), "lags": lags}
