@@ -52,6 +52,9 @@ def historical(store: FeastStore, rows: Sequence[tuple[str, int]], gap_ms: int
     if not rows:
         return []
     ts = [t for _, t in rows]
+    if not any((store.offline_dir / DELTA_VIEW).glob("*.parquet")):
+        # nothing written yet: every user reads as having no events
+        return [features_at(UserTiles(), t, gap_ms) for _, t in rows]
     # from the start: a session still open at t can have begun any time before
     frame = read_deltas(store, 0, max(ts))
     frame = frame.drop_duplicates(subset=[JOIN_KEY, "kafka_partition", "kafka_offset"])
