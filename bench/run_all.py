@@ -27,6 +27,7 @@ BENCHES: list[tuple[str, str, list[str], int]] = [
     ("features", "bench.features", [], 1200),
     ("features_floor", "bench.features_floor", [], 1500),
     ("features_fresh", "bench.features_fresh", [], 900),
+    ("features_state", "bench.features_state", [], 2400),
     ("embedding_direct", "bench.embedding_direct", ["--triton"], 900),
     ("embedder", "bench.embedder", [], 1200),
     ("inference", "bench.inference", [], 1200),

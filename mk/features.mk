@@ -11,7 +11,7 @@ FEATURES_FUNCTIONS_JAR := $(FLINK_JARS_DIR)/mlmesh-features-functions.jar
 FEATURES_FUNCTIONS_SRC := $(FEATURES_FUNCTIONS_DIR)/pom.xml $(shell find $(FEATURES_FUNCTIONS_DIR)/src protos/mlmesh/events -type f 2>/dev/null)
 
 .PHONY: setup-flink test-features test-features-slow bench-features bench-features-floor \
-        bench-features-fresh
+        bench-features-fresh bench-features-state
 
 SETUP_STEPS += setup-flink
 
@@ -41,6 +41,9 @@ bench-features: setup-flink ## features benchmark -> bench/results/features.json
 
 bench-features-fresh: setup-flink ## event -> served p50/p99 (SQLite, Redis) at half the tiles job's rate -> bench/results/features_fresh.json
 	.venv/bin/python -m bench.features_fresh
+
+bench-features-state: setup-flink ## 30 min at a steady rate: job memory, RocksDB and online bytes -> bench/results/features_state.json
+	.venv/bin/python -m bench.features_state
 
 bench-features-floor: setup-flink ## the job's floor: bounded jobs doing a growing part of its work -> bench/results/features_floor.json
 	.venv/bin/python -m bench.features_floor
