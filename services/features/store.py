@@ -162,12 +162,7 @@ class FeastStore:
             fresh = [r for u, r in newest.items()
                      if (have := stored.get(u)) is None or r.window_end_ms >= have]
             if fresh:
-                store, table = self.open(), self._view(view)
-                online_rows = self._online_rows(view, fresh)
-                if self._sqlite is not None:
-                    self._sqlite.write(table, online_rows)
-                else:
-                    store.provider.online_write_batch(store.config, table, online_rows, None)
+                self.write_online_rows(self._view(view), self._online_rows(view, fresh))
                 self._remember(view, fresh)
                 written += len(fresh)
         return written
@@ -202,6 +197,23 @@ class FeastStore:
     def _trim(self, known: OrderedDict[str, int | None]) -> None:
         while len(known) > self.window_end_cache:
             known.popitem(last=False)
+
+    def feature_view(self, name: str) -> Any:
+        """The Feast feature view ``name`` of this store (looked up once)."""
+        return self._view(name)
+
+    def entity_keys(self, users: list[str]) -> list[Any]:
+        """Feast entity keys of ``users`` (join key ``user_id``)."""
+        return self._entity_keys(users)
+
+    def write_online_rows(self, view: Any, rows: list[Any]) -> None:
+        """Rows as Feast's online stores take them, through the SQLite fast
+        path where it applies, else the provider's ``online_write_batch``."""
+        store = self.open()
+        if self._sqlite is not None:
+            self._sqlite.write(view, rows)
+        else:
+            store.provider.online_write_batch(store.config, view, rows, None)
 
     def _view(self, name: str) -> Any:
         if name not in self._views:

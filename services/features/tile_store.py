@@ -97,7 +97,7 @@ class TileStore:
             return {}
         store = self.feast.open()
         found = store.provider.online_read(
-            store.config, self.feast._view(TILES_VIEW), self.feast._entity_keys(users),
+            store.config, self.feast.feature_view(TILES_VIEW), self.feast.entity_keys(users),
             [*TILES_FEATURES, GAP_FEATURE])
         out: dict[str, UserTiles | None] = {}
         for user, (_ts, values) in zip(users, found, strict=True):
@@ -155,16 +155,11 @@ class TileStore:
         return stats
 
     def _write_online(self, states: dict[str, UserTiles]) -> None:
-        store = self.feast.open()
-        view = self.feast._view(TILES_VIEW)
         now = datetime.now(timezone.utc)
-        keys = self.feast._entity_keys(list(states))
+        keys = self.feast.entity_keys(list(states))
         rows = [(key, encode_row(s, self.gap_ms), _utc(s.newest_ms), now)
                 for key, s in zip(keys, states.values(), strict=True)]
-        if self.feast._sqlite is not None:
-            self.feast._sqlite.write(view, rows)
-        else:
-            store.provider.online_write_batch(store.config, view, rows, None)
+        self.feast.write_online_rows(self.feast.feature_view(TILES_VIEW), rows)
 
     def _write_offline(self, deltas: list[Delta]) -> None:
         import pyarrow as pa
