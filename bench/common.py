@@ -108,14 +108,9 @@ def _raw_consume_once(bootstrap: str, topic: str, n: int) -> float:
     return rate
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by a process and every descendant
-    alive now (a JVM started by a Python launcher, say): the difference over a
-    phase is what the phase cost, whatever else the shared machine runs. Read
-    from ``/proc`` (Linux), so that .venv-flink, which has no psutil, runs it
-    too (bench/features_floor_job.py)."""
-    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, CPU seconds)
-    tick = os.sysconf("SC_CLK_TCK")
+def _proc_table() -> dict[int, tuple[int, list[str]]]:
+    """pid -> (parent pid, the stat fields after "(comm)") of every process (``/proc``)."""
+    out: dict[int, tuple[int, list[str]]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -123,16 +118,41 @@ def tree_cpu_seconds(pid: int) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # after "(comm)": state, ppid, ..., utime and stime (the stat's 14th, 15th)
-        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        out[int(entry.name)] = (int(fields[1]), fields)
+    return out
+
+
+def process_tree(pid: int, table: dict[int, tuple[int, list[str]]]) -> set[int]:
+    """``pid`` and every descendant alive in ``table``."""
     tree, grew = {pid}, True
     while grew:
         grew = False
-        for child, (parent, _) in stats.items():
+        for child, (parent, _) in table.items():
             if parent in tree and child not in tree:
                 tree.add(child)
                 grew = True
-    return sum(stats[p][1] for p in tree if p in stats)
+    return tree
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process and every descendant
+    alive now (a JVM started by a Python launcher, say): the difference over a
+    phase is what the phase cost, whatever else the shared machine runs. Read
+    from ``/proc`` (Linux), so that .venv-flink, which has no psutil, runs it
+    too (bench/features_floor_job.py)."""
+    table = _proc_table()
+    tick = os.sysconf("SC_CLK_TCK")
+    # after "(comm)": state, ppid, ..., utime and stime (the stat's 14th, 15th)
+    return sum((int(table[p][1][11]) + int(table[p][1][12])) / tick
+               for p in process_tree(pid, table) if p in table)
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and every descendant alive now (``/proc``;
+    the stat's 24th field, in pages)."""
+    table = _proc_table()
+    page = os.sysconf("SC_PAGE_SIZE")
+    return sum(int(table[p][1][21]) * page for p in process_tree(pid, table) if p in table)
 
 
 def jit_cpu_seconds(pid: int) -> float:

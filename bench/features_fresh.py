@@ -157,6 +157,19 @@ def writer_process(bootstrap: str, topic: str, state_dir: str, online: str, redi
     out.put((online, seen, sum(sizes) / len(sizes) if sizes else 0.0))
 
 
+def tiles_job(state: Path, bootstrap: str, topics: Any) -> Any:
+    """The tiles job with its own defaults on ``topics`` (MLMESH_FEATURES_* in
+    the environment override them)."""
+    from mlmesh.localstack.base import free_port
+    from mlmesh.localstack.flink import FlinkJobComponent
+
+    return FlinkJobComponent(
+        state, bootstrap, rest_port=free_port(), name=f"bench-job-{topics.prefix}",
+        args=["--events-topic", topics.events, "--documents-topic", topics.docs,
+              "--output-topic", topics.out, "--group-id", topics.prefix,
+              "--txn-prefix", topics.prefix])
+
+
 def _latency(seen: list[tuple[float, float, float, float, float]], start_ms: float,
              end_ms: float) -> dict[str, Any]:
     """Per event (weighted by each delta's events) of the deltas made visible
@@ -180,18 +193,12 @@ def run(bootstrap: str, backlog: int, live_s: float, loads: list[float]) -> dict
     from features_scenario import Topics
 
     from mlmesh.localstack.base import free_port
-    from mlmesh.localstack.flink import FlinkJobComponent
     from mlmesh.localstack.redis import RedisComponent
 
     topics = Topics(f"fresh{uuid.uuid4().hex[:6]}")
     topics.create(bootstrap)
     state = Path(tempfile.mkdtemp(prefix="bench-fresh-"))
-    # the job's own defaults (MLMESH_FEATURES_* in the environment override them)
-    comp = FlinkJobComponent(
-        state, bootstrap, rest_port=free_port(), name=f"fresh-job-{topics.prefix}",
-        args=["--events-topic", topics.events, "--documents-topic", topics.docs,
-              "--output-topic", topics.out, "--group-id", topics.prefix,
-              "--txn-prefix", topics.prefix])
+    comp = tiles_job(state, bootstrap, topics)
     comp.start(timeout=300)
     stop_count, seen = threading.Event(), {"n": 0.0}
     counter = threading.Thread(target=counted, args=(bootstrap, topics.out, stop_count, seen),

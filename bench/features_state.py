@@ -30,32 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 for _p in ("", "lib", "gen/python", "services", "tests/integration/features"):
     sys.path.insert(0, str(ROOT / _p))
 
-from bench.common import broker, write  # noqa: E402
-from bench.features_fresh import produce  # noqa: E402
-
-
-def _rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and its descendants (``/proc``)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            parents[int(entry.name)] = int(fields[1])
-            rss[int(entry.name)] = int((entry / "statm").read_text().split()[1]) * page
-        except (OSError, IndexError, ValueError):
-            continue
-    tree, grew = {pid}, True
-    while grew:
-        grew = False
-        for child, parent in parents.items():
-            if parent in tree and child not in tree:
-                tree.add(child)
-                grew = True
-    return sum(rss.get(p, 0) for p in tree)
+from bench.common import broker, tree_rss_bytes, write  # noqa: E402
+from bench.features_fresh import produce, tiles_job  # noqa: E402
 
 
 def _dir_bytes(path: Path, pattern: str = "*") -> int:
@@ -102,17 +78,10 @@ def _writer(bootstrap: str, topic: str, state_dir: str, stop: Any, out: Any) -> 
 def run(bootstrap: str, minutes: float, rate: float) -> dict[str, Any]:
     from features_scenario import Topics
 
-    from mlmesh.localstack.base import free_port
-    from mlmesh.localstack.flink import FlinkJobComponent
-
     topics = Topics(f"state{uuid.uuid4().hex[:6]}")
     topics.create(bootstrap)
     state = Path(tempfile.mkdtemp(prefix="bench-state-"))
-    comp = FlinkJobComponent(
-        state, bootstrap, rest_port=free_port(), name=f"state-job-{topics.prefix}",
-        args=["--events-topic", topics.events, "--documents-topic", topics.docs,
-              "--output-topic", topics.out, "--group-id", topics.prefix,
-              "--txn-prefix", topics.prefix])
+    comp = tiles_job(state, bootstrap, topics)
     comp.start(timeout=300)
     ctx = multiprocessing.get_context("spawn")
     q, stop = ctx.Queue(), ctx.Event()
@@ -127,7 +96,8 @@ def run(bootstrap: str, minutes: float, rate: float) -> dict[str, Any]:
             produce(bootstrap, topics.events, int(rate * 30), produced, rate, seed=produced)
             produced += int(rate * 30)
             samples.append({"minute": round((time.monotonic() - t0) / 60, 2),
-                            "events": produced, "job_rss_mb": round(_rss_bytes(comp.pid) / 2**20),
+                            "events": produced,
+                            "job_rss_mb": round(tree_rss_bytes(comp.pid) / 2**20),
                             "rocksdb_mb": round(_dir_bytes(comp.tmp_dir, "*.sst") / 2**20, 2),
                             "online_db_mb": round(_dir_bytes(state / "w", "online.db") / 2**20,
                                                   2)})
