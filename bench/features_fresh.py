@@ -6,11 +6,18 @@ and Redis, each written by the real writer loop in a process of its own, as
 deployed). One run:
 
 1. the tiles job (``--mode tiles``) reads backlogs of MLMESH_BENCH_FRESH_BACKLOG
-   events (100,000; 1,000 users, event times in the last 50 minutes): the
-   first cold, the last JIT-warm; its sustained rate is the warm backlog's;
+   events (300,000; 1,000 users, event times in the last 50 minutes; encoded
+   ahead, the clock starts at the first record sent, since the job reads them
+   as they come): the first cold, the last JIT-warm; its sustained rate is the
+   warm backlog's;
 2. live: events are produced at each of MLMESH_BENCH_FRESH_LOADS (0.1, 0.25,
-   0.5: a ladder; the target is held at 0.5) of that rate for
-   MLMESH_BENCH_FRESH_LIVE_S (20) s each, event time = the moment of producing;
+   0.5: a ladder; the target is held at 0.5) of that rate, then at each of
+   MLMESH_BENCH_FRESH_FIXED_RATES (10,000 events/s: a rate at which this
+   2-core machine has CPU to spare) for
+   MLMESH_BENCH_FRESH_LIVE_S (20) s each, event time = the moment of producing
+   (after each, the job catches up before the next starts: ``drain_s``, which
+   includes the source's offset commits; a 5 s warm-up at the first load
+   before them is not reported);
    each writer records when each tile delta became visible online. An event
    is reflected when its delta is: its latency lies between visible - the
    delta's newest event time and visible - its oldest; the figures count
@@ -20,6 +27,7 @@ deployed). One run:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
@@ -41,6 +49,9 @@ from bench.common import broker, percentiles, ratio, tree_cpu_seconds, write  # 
 USERS = 1000
 TARGET_P99_MS = 1000.0
 TARGET_LOAD = 0.5  # the issue's: the p99 target holds at half the job's sustained rate
+# ... which needs more than this machine's 2 cores (features README,
+# "Freshness"); the fixed rate at which the same target is held here
+HELD_RATE = 10_000
 
 
 def _event(i: int, user: str, ts: int, rnd: random.Random) -> bytes:
@@ -55,28 +66,50 @@ def _event(i: int, user: str, ts: int, rnd: random.Random) -> bytes:
                                     amount=round(rnd.uniform(0, 200), 2)).SerializeToString()
 
 
-def produce(bootstrap: str, topic: str, n: int, first: int, rate: float = 0.0,
-            seed: int = 1) -> None:
-    """``n`` events for USERS users; backlog (rate 0): event times in the last
-    50 minutes; live: paced at ``rate``/s, event time = now."""
+def _producer(bootstrap: str) -> Any:
     from confluent_kafka import Producer
 
+    return Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
+                     "linger.ms": 5, "enable.idempotence": True, "compression.type": "lz4"})
+
+
+def backlog(n: int, first: int, seed: int) -> list[tuple[bytes, bytes, int]]:
+    """``n`` encoded events (key, value, timestamp) for USERS users, event
+    times spread over the last 50 minutes."""
     rnd = random.Random(seed)
-    p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
-                  "linger.ms": 5, "enable.idempotence": True, "compression.type": "lz4"})
     users = [f"u{rnd.randrange(USERS)}" for _ in range(n)]
     now = int(time.time() * 1000)
-    if not rate:  # a backlog: event times spread over the last 50 minutes
-        for k, user in enumerate(users):
-            ts = now - 50 * 60_000 + k * 50 * 60_000 // n
-            p.produce(topic, _event(first + k, user, ts, rnd), key=user.encode(), timestamp=ts)
-            if k % 10_000 == 0:
-                p.poll(0)
-        assert p.flush(60) == 0
-        return
-    # live: encoded ahead (the pacing loop only stamps and sends), event time = send time
+    out = []
+    for k, user in enumerate(users):
+        ts = now - 50 * 60_000 + k * 50 * 60_000 // n
+        out.append((user.encode(), _event(first + k, user, ts, rnd), ts))
+    return out
+
+
+def send(bootstrap: str, topic: str, msgs: list[tuple[bytes, bytes, int]]) -> None:
+    """Encoded messages as fast as the client takes them."""
+    p = _producer(bootstrap)
+    for k, (key, value, ts) in enumerate(msgs):
+        while True:
+            try:
+                p.produce(topic, value, key=key, timestamp=ts)
+                break
+            except BufferError:  # the client's queue is full: let it drain
+                p.poll(0.01)
+        if k % 10_000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+
+
+def produce(bootstrap: str, topic: str, n: int, first: int, rate: float, seed: int = 1) -> None:
+    """``n`` live events for USERS users paced at ``rate``/s, event time = the
+    moment of sending (encoded ahead: the pacing loop only stamps and sends)."""
     from mlmesh.events.v1 import user_event_pb2
 
+    rnd = random.Random(seed)
+    p = _producer(bootstrap)
+    users = [f"u{rnd.randrange(USERS)}" for _ in range(n)]
+    now = int(time.time() * 1000)
     msgs = [user_event_pb2.UserEvent.FromString(_event(first + k, u, now, rnd)) for k, u in
             enumerate(users)]
     t0 = time.time()
@@ -90,6 +123,28 @@ def produce(bootstrap: str, topic: str, n: int, first: int, rate: float = 0.0,
         if k % 1000 == 0:
             p.poll(0)
     assert p.flush(60) == 0
+
+
+def wait_job_caught_up(bootstrap: str, group: str, topic: str, timeout: float = 180.0) -> float:
+    """Seconds until the job's consumer group has committed (at a checkpoint)
+    up to the end of ``topic``: a phase that outran the job is drained before
+    the next one starts."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "enable.auto.commit": False})
+    try:
+        parts = [TopicPartition(topic, p) for p in c.list_topics(topic, timeout=10)
+                 .topics[topic].partitions]
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            done = c.committed(parts, timeout=10)
+            if all(tp.offset >= c.get_watermark_offsets(tp, timeout=10)[1] for tp in done):
+                break
+            time.sleep(0.25)
+        return round(time.monotonic() - t0, 2)
+    finally:
+        c.close()
 
 
 def counted(bootstrap: str, topic: str, stop: threading.Event, out: dict[str, float]) -> None:
@@ -112,8 +167,9 @@ def counted(bootstrap: str, topic: str, stop: threading.Event, out: dict[str, fl
 
 def writer_process(bootstrap: str, topic: str, state_dir: str, online: str, redis_url: str,
                    ready: Any, stop: Any, out: Any) -> None:
-    """The real writer loop from the live end of ``topic``; puts (store, [(events,
-    visible - min_ts, visible - max_ts)], bytes per user) on ``out``."""
+    """The real writer loop from the live end of ``topic``; puts (store, [(visible,
+    events, visible - min_ts, visible - max_ts, emitted - max_ts)], bytes per
+    user, [(batch start, end, records)]) on ``out``."""
     from features.settings import Settings as WriterSettings
     from features.store import FeastStore
     from features.tile_store import TileStore, encode_row
@@ -137,10 +193,19 @@ def writer_process(bootstrap: str, topic: str, state_dir: str, online: str, redi
             users.update(d.user_id for d in deltas)
 
     signal = StopSignal()
+    handle = BatchWriter(store, tiles=tiles, on_tiles=on_tiles)
+    batches: list[tuple[float, float, int]] = []  # (start, end) wall ms, records
+
+    def timed(batch: list[Any]) -> Any:
+        t0 = time.time() * 1000
+        try:
+            return handle(batch)
+        finally:
+            batches.append((t0, time.time() * 1000, len(batch)))
+
     loop = SinkLoop(consumer_config=consumer_config(bootstrap, f"fw-{uuid.uuid4().hex[:6]}",
                                                     "bench-writer", auto_offset_reset="latest"),
-                    topics=[topic], handle_batch=BatchWriter(store, tiles=tiles,
-                                                             on_tiles=on_tiles),
+                    topics=[topic], handle_batch=timed,
                     service="bench", stop=signal,
                     dlq_producer=MeshProducer(producer_config(bootstrap, "b")),
                     batch_size=settings.batch_size, poll_timeout=settings.poll_timeout_s,
@@ -154,7 +219,7 @@ def writer_process(bootstrap: str, topic: str, state_dir: str, online: str, redi
     states = tiles.read(sorted(users))
     sizes = [sum(len(v.SerializeToString()) for v in encode_row(s, tiles.gap_ms).values())
              for s in states.values() if s is not None]
-    out.put((online, seen, sum(sizes) / len(sizes) if sizes else 0.0))
+    out.put((online, seen, sum(sizes) / len(sizes) if sizes else 0.0, batches))
 
 
 def tiles_job(state: Path, bootstrap: str, topics: Any) -> Any:
@@ -168,6 +233,84 @@ def tiles_job(state: Path, bootstrap: str, topics: Any) -> Any:
         args=["--events-topic", topics.events, "--documents-topic", topics.docs,
               "--output-topic", topics.out, "--group-id", topics.prefix,
               "--txn-prefix", topics.prefix])
+
+
+def checkpoints(rest: str, stop: threading.Event,
+                out: dict[int, tuple[float, float, bool]]) -> None:
+    """The job's completed checkpoints from Flink's REST API into ``out``: id
+    -> (completed wall ms, trigger -> acknowledged ms, failed), polled each 0.5 s (the
+    history holds the last 10)."""
+    import json
+    import urllib.request
+
+    while not stop.wait(0.5):
+        try:
+            with urllib.request.urlopen(f"{rest}/jobs/overview", timeout=2) as r:
+                jobs = json.loads(r.read()).get("jobs", [])
+            for job in jobs:
+                with urllib.request.urlopen(f"{rest}/jobs/{job['jid']}/checkpoints",
+                                            timeout=2) as r:
+                    for c in json.loads(r.read()).get("history", []):
+                        if c.get("status") in ("COMPLETED", "FAILED"):
+                            out[int(c["id"])] = (float(c["latest_ack_timestamp"]
+                                                       or c["trigger_timestamp"]),
+                                                 float(c["end_to_end_duration"]),
+                                                 c["status"] == "FAILED")
+        except (OSError, ValueError, KeyError):
+            continue
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine so far (``/proc/stat``: all but
+    idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _self_cpu_seconds() -> float:
+    """This process's CPU seconds (the paced producer; the checkpoint poll is
+    a small part)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _diagnosis(batches: list[tuple[float, float, int]],
+               ckpts: dict[int, tuple[float, float, bool]],
+               start_ms: float, end_ms: float, cpu_s: dict[str, float]) -> dict[str, Any]:
+    """Where an event's time goes after the job emits it: checkpoints (a delta
+    is committed, so readable, when the checkpoint after it completes), the
+    writer (each batch's handling time, and how busy it was), and the CPU each
+    part used (in cores: of the machine's ``os.cpu_count()``)."""
+    part = [b for b in batches if start_ms <= b[0] < end_ms]
+    spans = [b - a for a, b, _ in part]
+    ck = sorted((t, d) for t, d, failed in ckpts.values() if start_ms <= t < end_ms
+                and not failed)
+    ids = [i for i, (t, _, _) in ckpts.items() if start_ms <= t < end_ms]
+    unseen = (max(ids) - min(ids) + 1 - len(ids)) if ids else 0  # fell out of the history
+    by_id = sorted((i, t) for i, (t, _, f) in ckpts.items() if start_ms <= t < end_ms and not f)
+    gaps = [b[1] - a[1] for a, b in itertools.pairwise(by_id) if b[0] == a[0] + 1]
+    secs = (end_ms - start_ms) / 1000
+    return {"checkpoints": len(ck),
+            "checkpoints_unseen": unseen,
+            "checkpoints_failed": sum(1 for t, _, f in ckpts.values() if f and start_ms <= t
+                                      < end_ms),
+            "checkpoint_duration_max_ms": max((d for _, d in ck), default=0.0),
+            "checkpoint_spacing_max_ms": max(gaps, default=0.0),
+            "checkpoint_duration_ms": {k: round(v, 1) for k, v in
+                                       percentiles([d for _, d in ck], (50, 99)).items()},
+            "checkpoint_spacing_ms": {k: round(v, 1) for k, v in
+                                      percentiles(gaps, (50, 99)).items()},
+            "writer_batches": len(part),
+            "writer_batch_records": {k: round(v) for k, v in
+                                     percentiles([n for *_, n in part], (50, 99)).items()},
+            "writer_batch_ms": {k: round(v, 1) for k, v in percentiles(spans, (50, 99)).items()},
+            "writer_busy_share": round(sum(spans) / 1000 / secs, 3),
+            "cpu_cores": {**{k: round(v / secs, 2) for k, v in cpu_s.items()},
+                          "broker_and_rest": round((2 * cpu_s["machine"] - sum(cpu_s.values()))
+                                                   / secs, 2),
+                          "of": os.cpu_count()}}
 
 
 def _latency(seen: list[tuple[float, float, float, float, float]], start_ms: float,
@@ -189,7 +332,9 @@ def _latency(seen: list[tuple[float, float, float, float, float]], start_ms: flo
             "emitted_to_visible_ms": {k: round(v, 1) for k, v in commit.items()}}
 
 
-def run(bootstrap: str, backlog: int, live_s: float, loads: list[float]) -> dict[str, Any]:
+def run(bootstrap: str, n_backlog: int, live_s: float, loads: list[float],
+        stores: tuple[str, ...] = ("sqlite", "redis"),
+        fixed_rates: tuple[int, ...] = ()) -> dict[str, Any]:
     from features_scenario import Topics
 
     from mlmesh.localstack.base import free_port
@@ -204,71 +349,118 @@ def run(bootstrap: str, backlog: int, live_s: float, loads: list[float]) -> dict
     counter = threading.Thread(target=counted, args=(bootstrap, topics.out, stop_count, seen),
                                daemon=True)
     counter.start()
-    result: dict[str, Any] = {"backlog_events": backlog, "users": USERS, "backlogs": []}
+    ckpts: dict[int, tuple[float, float, bool]] = {}
+    stop_polls = threading.Event()
+    threading.Thread(target=checkpoints, args=(comp.addresses["rest"], stop_polls, ckpts),
+                     daemon=True).start()
+    result: dict[str, Any] = {"backlog_events": n_backlog, "users": USERS, "backlogs": []}
     try:
         assert comp.pid is not None
         for i in range(3):  # cold, warm-up, measured
+            msgs = backlog(n_backlog, i * n_backlog, seed=i)
             base, cpu0 = seen["n"], tree_cpu_seconds(comp.pid)
-            produce(bootstrap, topics.events, backlog, i * backlog, seed=i)
-            t0 = time.monotonic()  # all produced: the job's clock starts
-            while seen["n"] < base + backlog and time.monotonic() - t0 < 600:
+            t0 = time.monotonic()  # from the first record sent: the job reads as they come
+            send(bootstrap, topics.events, msgs)
+            while seen["n"] < base + n_backlog and time.monotonic() - t0 < 600:
                 time.sleep(0.05)
             secs = time.monotonic() - t0
             result["backlogs"].append({"seconds": round(secs, 2),
-                                       "events_per_s": round(backlog / secs),
+                                       "events_per_s": round(n_backlog / secs),
                                        "cpu_us_per_event": round(
-                                           (tree_cpu_seconds(comp.pid) - cpu0) / backlog * 1e6,
+                                           (tree_cpu_seconds(comp.pid) - cpu0) / n_backlog
+                                           * 1e6,
                                            1)})
+        stop_count.set()  # the count is for the backlogs: live, it would only load the machine
         rate = result["backlogs"][-1]["events_per_s"]
         result["job_events_per_s"] = rate
+        if os.environ.get("MLMESH_BENCH_FRESH_RATE"):  # a fixed rate, to compare changes
+            rate = int(os.environ["MLMESH_BENCH_FRESH_RATE"])
+            result["rate_pinned"] = rate
         redis = RedisComponent(state, port=free_port(), name="bench-redis")
         redis.start()
         result["live"] = []
-        first = 10 * backlog
+        first = 10 * n_backlog
         ctx = multiprocessing.get_context("spawn")
-        for online in ("sqlite", "redis"):  # one writer at a time, as deployed per store
+        for online in stores:  # one writer at a time, as deployed per store
             q, stop, ready = ctx.Queue(), ctx.Event(), ctx.Event()
             proc = ctx.Process(target=writer_process, args=(
                 bootstrap, topics.out, str(state / online), online, redis.url, ready, stop, q))
             proc.start()
             ready.wait(180)
             time.sleep(3)
-            phases: list[tuple[float, float, float]] = []  # (load, start, end) wall ms
-            for load in loads:
-                n = int(rate * load * live_s)
-                t0 = time.time() * 1000
-                produce(bootstrap, topics.events, n, first, rate * load, 9)
+            # (load, events/s, start, end wall ms, CPU seconds of each part while
+            # producing, seconds the job then needed to catch up)
+            phases: list[tuple[float | None, float, float, float, dict[str, float], float]] = []
+
+            def cpu_now(writer: int) -> dict[str, float]:
+                assert comp.pid is not None
+                return {"machine": machine_cpu_seconds(), "job": tree_cpu_seconds(comp.pid),
+                        "writer": tree_cpu_seconds(writer),
+                        "producer": _self_cpu_seconds()}
+            assert proc.pid is not None
+            # a deployed writer is warm (its users cached, its code paths run once)
+            produce(bootstrap, topics.events, int(rate * loads[0] * 5), first, rate * loads[0], 8)
+            first += int(rate * loads[0] * 5)
+            wait_job_caught_up(bootstrap, topics.prefix, topics.events)
+            time.sleep(3)
+            # fractions of the job's rate, then fixed rates (load None)
+            steps: list[tuple[float | None, float]] = [(x, rate * x) for x in loads]
+            steps += [(None, float(r)) for r in fixed_rates]
+            for step, per_s in steps:
+                n = int(per_s * live_s)
+                start, used0 = time.time() * 1000, cpu_now(proc.pid)
+                produce(bootstrap, topics.events, n, first, per_s, 9)
+                used = {k: v - used0[k] for k, v in cpu_now(proc.pid).items()}
                 first += n
-                time.sleep(5)  # the phase's last deltas visible; the next starts from quiet
-                phases.append((load, t0, time.time() * 1000))
+                # the phase's last deltas visible; the next starts from quiet (a
+                # phase that outran the job is drained first: drain_s)
+                drain = wait_job_caught_up(bootstrap, topics.prefix, topics.events)
+                time.sleep(3)
+                phases.append((step, per_s, start, time.time() * 1000, used, drain))
             stop.set()
-            _, seen, per_user = q.get(timeout=120)
+            _, seen, per_user, batches = q.get(timeout=120)
             proc.join(30)
-            for load, t0, t1 in phases:
-                result["live"].append({"store": online, "load": load,
-                                       "events_per_s": round(rate * load), "seconds": live_s,
-                                       **_latency(seen, t0, t1),
+            for step, per_s, start, end, used, drain in phases:
+                result["live"].append({"store": online, "load": step,
+                                       "events_per_s": round(per_s), "seconds": live_s,
+                                       "drain_s": drain,
+                                       **_latency(seen, start, end),
+                                       "while_producing": _diagnosis(
+                                           batches, ckpts, start, start + live_s * 1000, used),
                                        "online_bytes_per_user": round(per_user)})
         redis.stop()
     finally:
         stop_count.set()
+        stop_polls.set()
         comp.stop()
     return result
+
+
+def _ratio(p: dict[str, Any]) -> dict[str, Any]:
+    if p["load"] is None:
+        return ratio(f"event -> served p99 at a fixed {p['events_per_s']:,} events/s, "
+                     f"{p['store']} (upper bound), vs 1 s", p["p99_ms"], TARGET_P99_MS,
+                     1.0 if p["events_per_s"] == HELD_RATE else None, "ms",
+                     higher_is_better=False,
+                     note="the target this 2-core machine can hold (#25: at half the job's "
+                          "rate its cores are saturated); baseline = 1,000 ms")
+    return ratio(f"event -> served p99 at {p['load']:.0%} of the job's rate, {p['store']} "
+                 "(upper bound), vs the 1 s target", p["p99_ms"], TARGET_P99_MS,
+                 1.0 if p["load"] == TARGET_LOAD else None, "ms", higher_is_better=False,
+                 note="the target is absolute: baseline = 1,000 ms")
 
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     env = os.environ.get
     with broker() as bootstrap:
-        result = run(bootstrap, int(env("MLMESH_BENCH_FRESH_BACKLOG", "100000")),
+        result = run(bootstrap, int(env("MLMESH_BENCH_FRESH_BACKLOG", "300000")),
                      float(env("MLMESH_BENCH_FRESH_LIVE_S", "20")),
-                     [float(x) for x in env("MLMESH_BENCH_FRESH_LOADS", "0.1,0.25,0.5").split(",")])
-    result["ratios"] = [
-        ratio(f"event -> served p99 at {p['load']:.0%} of the job's rate, {p['store']} (upper "
-              "bound), vs the 1 s target", p["p99_ms"], TARGET_P99_MS,
-              1.0 if p["load"] == TARGET_LOAD else None, "ms", higher_is_better=False,
-              note="the target is absolute: baseline = 1,000 ms")
-        for p in result["live"]]
+                     [float(x) for x in env("MLMESH_BENCH_FRESH_LOADS", "0.1,0.25,0.5").split(",")],
+                     tuple(env("MLMESH_BENCH_FRESH_STORES", "sqlite,redis").split(",")),
+                     tuple(int(x) for x in env("MLMESH_BENCH_FRESH_FIXED_RATES",
+                                               str(HELD_RATE)).split(",") if x))
+    result["ratios"] = [_ratio(p) for p in result["live"]]
     path = write("features_fresh", result)
     sys.stdout.write(f"{path}\n")
     return 0

@@ -7,7 +7,11 @@ of any label time. Readers turn tiles into values with
 
 Exactly-once effect with an at-least-once writer: each user's row records the
 Kafka position (partition, offset) of the last delta folded in; a delta at or
-before it (a replay after a crash) is skipped. A user's deltas all come from
+before it (a replay after a crash) is skipped online. The online row is
+written first (what serving waits for), then every delta of the batch is
+appended offline, replays included (a crash between the two must not lose
+them offline; readers and compaction drop duplicates by position), then the
+caller commits the offsets. A user's deltas all come from
 one partition (the topic is keyed by user), so the position only grows. The
 position is read back from the store once per user and then remembered
 (``cache_users``, least recently written first out), and forgotten at every
@@ -17,6 +21,7 @@ rebalance, when another writer may have written those users.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -51,6 +56,7 @@ class WriteStats:
     users: int = 0
     applied: int = 0
     replayed: int = 0
+    visible_ms: float = 0.0  # when the online rows were written (epoch ms)
 
 
 def decode_row(values: dict[str, Any] | None) -> tuple[UserTiles, int] | None:
@@ -114,35 +120,33 @@ class TileStore:
         return out
 
     def write(self, deltas: Iterable[Delta]) -> WriteStats:
-        """Offline (every delta that was not a replay), then online (each
-        touched user's tiles, one row); the caller commits the offsets after
-        both. A failed write forgets the batch's users, so a retry reads them
-        from the store again."""
+        """Online (each touched user's tiles, one row), then offline (every
+        delta of the batch, replays included: see module); the caller commits
+        the offsets after both. A failed write forgets the batch's users, so a
+        retry reads them from the store again."""
+        batch = list(deltas)
         by_user: dict[str, list[Delta]] = {}
-        for d in deltas:
+        for d in batch:
             by_user.setdefault(d.user_id, []).append(d)
         stats = WriteStats(users=len(by_user))
         if not by_user:
             return stats
         states = self._states(list(by_user))
-        fresh: list[Delta] = []
+        changed: set[str] = set()
         try:
             for user, items in by_user.items():
                 state = states[user]
                 for d in sorted(items, key=lambda x: (x.partition, x.offset)):
                     if state.apply(d, self.gap_ms):
-                        fresh.append(d)
+                        stats.applied += 1
+                        changed.add(user)
                     else:
                         stats.replayed += 1
                 state.trim(self.gap_ms)
-            stats.applied = len(fresh)
-            changed = sorted({d.user_id for d in fresh})
             if changed:
-                # offline first: the online row records the position that makes a
-                # replay skip a delta, so a delta must be offline before it is
-                # (a crash in between appends it twice; readers dedup by position)
-                self._write_offline(fresh)
-                self._write_online({u: states[u] for u in changed})
+                self._write_online({u: states[u] for u in sorted(changed)})
+            stats.visible_ms = time.time() * 1000
+            self._write_offline(batch)
         except BaseException:
             for user in by_user:  # folded in memory, maybe not stored: read them again
                 self._known.pop(user, None)

@@ -146,18 +146,24 @@ class UserTiles:
         """Drop what no read at or after ``newest_ms`` can use."""
         m0 = tile_start(self.newest_ms) - MINUTE_RETENTION_MS
         h0 = tile_start(self.newest_ms, HOUR_TILE_MS) - HOUR_RETENTION_MS
-        self.minute = {k: v for k, v in self.minute.items() if k >= m0}
-        self.hour = {k: v for k, v in self.hour.items() if k >= h0}
-        self.sessions = [x for x in self.sessions if x[1] + gap_ms > self.newest_ms - DAY_MS]
+        if self.minute and min(self.minute) < m0:
+            self.minute = {k: v for k, v in self.minute.items() if k >= m0}
+        if self.hour and min(self.hour) < h0:
+            self.hour = {k: v for k, v in self.hour.items() if k >= h0}
+        s0 = self.newest_ms - DAY_MS - gap_ms
+        if self.sessions and self.sessions[0][1] <= s0:
+            self.sessions = [x for x in self.sessions if x[1] > s0]
 
     # ---- flattened form (the online row) -------------------------------------
     def to_arrays(self) -> dict[str, list[float] | list[int] | int]:
         minute: list[float] = []
         for start in sorted(self.minute):
-            minute += [float(start), *self.minute[start]]
+            minute.append(float(start))
+            minute.extend(self.minute[start])
         hour: list[float] = []
         for start in sorted(self.hour):
-            hour += [float(start), *self.hour[start]]
+            hour.append(float(start))
+            hour.extend(self.hour[start])
         return {"minute_tiles": minute, "hour_tiles": hour,
                 "sessions": [v for x in self.sessions for v in x],
                 "newest_event_ms": self.newest_ms,

@@ -82,7 +82,7 @@ class BatchWriter:
                 rejected.append(Rejected(m, exc.error_class, exc.reason))
         if deltas and self.tiles is not None:
             stats = self.tiles.write(deltas)
-            now = time.time() * 1000
+            now = stats.visible_ms  # online: what serving waits for (offline follows)
             if self.on_tiles is not None:
                 self.on_tiles(deltas, now)
             if self.latency is not None:

@@ -67,8 +67,11 @@ class FakeTiles:
         self.deltas: list[Any] = []
 
     def write(self, deltas: list[Any]) -> Any:
+        from features.tile_store import WriteStats
+
         self.deltas += deltas
-        return type("Stats", (), {"users": len({d.user_id for d in deltas})})()
+        return WriteStats(users=len({d.user_id for d in deltas}), applied=len(deltas),
+                          visible_ms=123_456.0)
 
 
 class KafkaMsg(Msg):
@@ -105,4 +108,4 @@ def test_tile_deltas_go_to_the_tiles_with_their_kafka_position() -> None:
     assert tiles.deltas[0].tile_start_ms == 60_000
     assert [r.msg for r in rejected] == batch[1:]
     assert "min_ts" in rejected[0].reason and "user_id" in rejected[1].reason
-    assert store.calls == [] and seen[0][0] == 1
+    assert store.calls == [] and seen == [(1, 123_456.0)]  # visible: when the tiles said
