@@ -11,13 +11,13 @@ VENV_PROTOC := .venv-protoc
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
 EDITABLE := --no-deps --no-build-isolation --config-settings editable_mode=compat \
-            -e . -e gen/python -e services
+            -e lib -e gen/python -e services -e .
 # pytest selections: `make test` runs everything but slow/chaos suites.
 PYTEST ?= $(PY) -m pytest
 TEST_SELECT ?= not slow and not chaos
 MINUTES ?= 10
 
-.PHONY: help setup venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck \
+.PHONY: help setup venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck check-wheels \
         test test-unit test-integration test-slow check bench demo up down status chaos soak clean
 
 help: ## list targets
@@ -25,7 +25,7 @@ help: ## list targets
 	  awk 'BEGIN{FS=":.*## "}{printf "  %-18s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- set-up
-$(VENV)/.stamp: requirements/services.in pyproject.toml gen/python/pyproject.toml services/pyproject.toml
+$(VENV)/.stamp: requirements/services.in pyproject.toml lib/pyproject.toml gen/python/pyproject.toml services/pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -U pip wheel
 	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/services.in
@@ -60,8 +60,8 @@ venvs: $(VENV)/.stamp $(VENV_FLINK)/.stamp $(VENV_TRITON)/.stamp $(VENV_PROTOC)/
 
 # The optional C speedups (ingest's UserEvent scan and delivery reports): rebuilt
 # when their sources change; skipped with a message where no C compiler is found.
-$(VENV)/.speedups.stamp: lib/mlmesh/_eventscan.c lib/mlmesh/_deliveries.c setup.py $(VENV)/.stamp
-	PYTHONWARNINGS=ignore $(PY) setup.py -q build_ext --inplace
+$(VENV)/.speedups.stamp: lib/mlmesh/_eventscan.c lib/mlmesh/_deliveries.c lib/setup.py $(VENV)/.stamp
+	cd lib && PYTHONWARNINGS=ignore ../$(PY) setup.py -q build_ext --inplace
 	touch $@
 
 # Component set-up steps (jars, models, ...) are added by mk/*.mk via SETUP_STEPS.
@@ -83,12 +83,16 @@ protos-check: $(VENV_PROTOC)/.stamp tools/buf/node_modules/.bin/buf ## lint, dri
 
 # ---------------------------------------------------------------- quality
 lint: $(VENV)/.stamp ## ruff
-	$(VENV)/bin/ruff check lib services tests bench tools models setup.py
+	$(VENV)/bin/ruff check lib tooling services tests bench tools models
 
 typecheck: $(VENV)/.stamp ## mypy
-	$(VENV)/bin/mypy lib/mlmesh services/ingest services/embedder services/inference services/monitor
+	$(VENV)/bin/mypy lib/mlmesh tooling/mlmesh services/ingest services/embedder services/inference \
+	  services/monitor
 
-check: protos-check lint typecheck deploy-static ## every static check
+check: protos-check lint typecheck check-wheels deploy-static ## every static check
+
+check-wheels: $(VENV)/.stamp ## each service's wheel set alone: imports (no tooling) and starts, SIGTERM stops it
+	$(PY) tools/check_wheels.py
 
 deploy-static: setup-deploy ## compose config, Dockerfile lint, k8s render (no engine needed)
 	$(MAKE) --no-print-directory deploy-topics-check deploy-lint deploy-compose-check deploy-render

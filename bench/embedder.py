@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-for p in (ROOT / "bench", ROOT / "lib", ROOT / "services", ROOT / "gen" / "python"):
-    sys.path.insert(0, str(p))
+for p in ("bench", "lib", "tooling", "services", "gen/python"):
+    sys.path.insert(0, str(ROOT / p))
 
 from embedding_direct import corpus, measure  # noqa: E402
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in ("", "lib", "gen/python", "services", "tests/integration/features"):
+for _p in ("", "lib", "tooling", "gen/python", "services", "tests/integration/features"):
     sys.path.insert(0, str(ROOT / _p))
 
 from bench import features_events as fe  # noqa: E402

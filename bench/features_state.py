@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in ("", "lib", "gen/python", "services", "tests/integration/features"):
+for _p in ("", "lib", "tooling", "gen/python", "services", "tests/integration/features"):
     sys.path.insert(0, str(ROOT / _p))
 
 from bench.common import broker, tree_rss_bytes, write  # noqa: E402

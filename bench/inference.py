@@ -166,11 +166,11 @@ def setup(state: Path, users: list[str]) -> dict[str, Any]:
 
     from embedder.store import ChunkStore, StoreConfig
     from inference.training.registry import publish
-    from inference.training.synthetic import make_feast_repo, push_online
     from mlmesh.embedding import TritonEmbedder
     from mlmesh.localstack.base import free_port
     from mlmesh.localstack.milvus import MilvusComponent
     from mlmesh.localstack.triton import TritonComponent
+    from mlmesh.workload.feast_repo import make_feast_repo, push_online
 
     models = Path(os.environ.get("MLMESH_STATE_DIR", ROOT / ".mlmesh")).resolve() / "models"
     (state / "models").symlink_to(models, target_is_directory=True)

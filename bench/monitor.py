@@ -28,8 +28,8 @@ from typing import Any
 from bench.common import raw_consume_rate
 from mlmesh.localstack.base import free_port
 from mlmesh.localstack.kafka import KafkaComponent
+from mlmesh.testing.monitor import AlertReader, MonitorProcess, mesh_topics, sample, write_rules
 from monitor import synthetic as sy
-from monitor.testkit import AlertReader, MonitorProcess, mesh_topics, sample, write_rules
 
 log = logging.getLogger("bench.monitor")
 RESULTS = Path(__file__).resolve().parent / "results"

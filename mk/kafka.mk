@@ -1,7 +1,7 @@
 # Apache Kafka 4.1 (KRaft) for the local stack (owner: kafka helper).
 # `make setup-kafka` fetches the broker's runtime jars from Maven Central into
 # .mlmesh/jars/kafka; idempotent: redone only when the pom is newer than the stamp.
-# lib/mlmesh/localstack/kafka.py:ensure_kafka_jars() uses the same dir and stamp.
+# tooling/mlmesh/localstack/kafka.py:ensure_kafka_jars() uses the same dir and stamp.
 KAFKA_POM := deploy/local/kafka/pom.xml
 KAFKA_JARS_ROOT := $(or $(MLMESH_JARS_DIR),.mlmesh/jars)
 KAFKA_JARS := $(KAFKA_JARS_ROOT)/kafka

@@ -35,15 +35,18 @@ class FeatureVector:
         return max(ages) if ages else -1.0
 
 
-def open_feature_store(repo_path: Path, state_dir: Path, online: str, redis_url: str) -> Any:
-    """The mesh's Feast store. The repository in services/features is the one the
-    feature writer applies: its config is built in code from the state dir and
-    the online-store choice (SQLite or Redis), exactly as the writer builds it.
-    Any other ``repo_path`` (a user's own Feast repo) is opened as it is."""
+def open_feature_store(repo_path: Path | None, state_dir: Path, online: str,
+                       redis_url: str) -> Any:
+    """The mesh's Feast store. With no ``repo_path`` (or the checkout's
+    services/features/feature_repo) it is the one the feature writer applies:
+    its config is built in code from the state dir and the online-store choice
+    (SQLite or Redis), exactly as the writer builds it, so an installed wheel
+    needs no repository files. Any other ``repo_path`` (a user's own Feast
+    repo) is opened as it is."""
     from features.store import FeastStore
 
     default_repo = Path(__file__).resolve().parents[1] / "features" / "feature_repo"
-    if Path(repo_path).resolve() == default_repo:
+    if repo_path is None or Path(repo_path).resolve() == default_repo:
         return FeastStore(state_dir, online=online, redis_url=redis_url).open(apply=False)
     from feast import FeatureStore
 
@@ -65,16 +68,29 @@ class FeastOnlineReader:
 
         self.store = store
         self.feature_service = feature_service  # kept for callers; tiles need no service
-        self.view = store.get_feature_view(TILES_VIEW)
+        self._view_name = TILES_VIEW
+        self._view: Any = None  # looked up at the first read: the writer may apply it later
         self._requested = [*TILES_FEATURES, "session_gap_ms"]
         self._key = lambda user: EntityKey(join_keys=[ENTITY_KEY],
                                            entity_values=[Value(string_val=user)])
         self._lock = threading.Lock()
 
+    @property
+    def view(self) -> Any:
+        """The tiles view from the registry. Until the feature writer has
+        applied it (a fresh deployment that starts inference first) this
+        raises, each read answers ``features_unavailable`` and the probe
+        fails; the next read looks again."""
+        if self._view is None:
+            self._view = self.store.get_feature_view(self._view_name,
+                                                     allow_registry_cache=False)
+        return self._view
+
     def _raw(self, user_id: str) -> dict[str, Any] | None:
+        view = self.view
         with self._lock:
             found = self.store.provider.online_read(
-                self.store.config, self.view, [self._key(user_id)], self._requested)
+                self.store.config, view, [self._key(user_id)], self._requested)
         return found[0][1] if found else None
 
     def read(self, user_id: str, at_ms: int | None = None) -> FeatureVector:

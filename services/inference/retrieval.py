@@ -52,8 +52,12 @@ class MilvusRetriever:
         self.model_version = model_version
         self.max_timeout_s = max_timeout_s
         self._factory = MilvusClient
-        self._client = self._connect(5.0)
-        self._broken = False
+        # Milvus down at start: the service starts anyway and answers degraded
+        # (retrieval_unavailable); the health probe connects once it is back
+        self._client: Any = None
+        self._broken = True
+        with contextlib.suppress(Exception):
+            self._client, self._broken = self._connect(5.0), False
 
     def _connect(self, timeout: float) -> Any:
         # A private alias: pymilvus shares one connection per URI otherwise, and
@@ -64,6 +68,8 @@ class MilvusRetriever:
     def search(self, vector: np.ndarray, user_id: str, k: int, timeout_s: float,
                source: str = "", created_after_ms: int = 0) -> list[Chunk]:
         expr = user_filter(user_id, self.model_version, source, created_after_ms)
+        if self._client is None:
+            raise RetrievalUnavailable(f"milvus {self.uri}: not connected yet")
         try:
             hits: Any = self._client.search(
                 self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()],
@@ -92,8 +98,9 @@ class MilvusRetriever:
         if self._broken:
             fresh = self._connect(2.0)
             old, self._client, self._broken = self._client, fresh, False
-            with contextlib.suppress(Exception):  # a half-dead channel: nothing to keep
-                old.close()
+            if old is not None:
+                with contextlib.suppress(Exception):  # a half-dead channel: nothing to keep
+                    old.close()
         try:
             self._client.list_collections(timeout=2.0, retry_times=0)
         except Exception:
@@ -102,4 +109,5 @@ class MilvusRetriever:
         return True
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()

@@ -9,14 +9,14 @@ from pydantic_settings import SettingsConfigDict
 
 from mlmesh.common import ports
 from mlmesh.common.settings import MeshSettings, field
-from mlmesh.localstack.paths import repo_root
 
 DATA_TOPICS = ("user_events", "documents", "labels", "feature_updates", "embeddings_written",
                "predictions", "alerts")
 
 
 def _default_alerts_file() -> Path:
-    return repo_root() / "deploy" / "alerts.yaml"
+    """The rules shipped with the monitor (package data: images carry them)."""
+    return Path(__file__).with_name("alerts.yaml")
 
 
 class Settings(MeshSettings):

@@ -48,7 +48,10 @@ class MeshSettings(BaseSettings):
     log_json: bool = True
     milvus_uri: str = f"http://127.0.0.1:{ports.MILVUS}"
     triton_grpc: str = f"127.0.0.1:{ports.TRITON_GRPC}"
-    feast_repo: Path = Path("services/features/feature_repo")
+    # None: the mesh's own feature definitions (the features package, built in
+    # code from state_dir / feast_online / redis_url); a path: a Feast repo of
+    # your own, opened as it is
+    feast_repo: Path | None = None
     feast_online: str = "sqlite"
     redis_url: str = f"redis://127.0.0.1:{ports.REDIS}/0"
     # Extra librdkafka properties for every client, "k=v,k=v" (e.g. SASL/TLS).

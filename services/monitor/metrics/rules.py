@@ -1,4 +1,4 @@
-"""Alert rules (``deploy/alerts.yaml``) and their evaluation.
+"""Alert rules (``services/monitor/alerts.yaml``) and their evaluation.
 
 A rule watches one metric over a window, per label set (model_version,
 consumer group/partition, feature...). A sample breaches when

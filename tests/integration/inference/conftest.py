@@ -93,7 +93,7 @@ def stub_for(svc: Service) -> tuple[grpc.Channel, pb_grpc.InferenceServiceStub]:
 @pytest.fixture(scope="session")
 def inference_env(triton_server: Any, milvus_uri: str, kafka_bootstrap: str,
                   tmp_path_factory: pytest.TempPathFactory) -> Env:
-    from inference.training.synthetic import make_feast_repo
+    from mlmesh.workload.feast_repo import make_feast_repo
 
     tmp = tmp_path_factory.mktemp("inference")
     comp = triton_server.component

@@ -7,10 +7,10 @@ import uuid
 from typing import Any
 
 from inference.app import Service
-from inference.training.synthetic import push_online
 from mlmesh.events.v1 import prediction_made_pb2
 from mlmesh.inference.v1 import inference_service_pb2 as pb
 from mlmesh.testing.kafka import consume_all
+from mlmesh.workload.feast_repo import push_online
 
 
 def test_predict_with_fresh_features_and_own_chunks(inference_env: Any, chunks: Any,

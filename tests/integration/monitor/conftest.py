@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.testkit import MonitorProcess, mesh_topics
+from mlmesh.testing.monitor import MonitorProcess, mesh_topics
 
 MonitorFactory = Callable[..., MonitorProcess]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mlmesh import monitoring_client
+from mlmesh.testing.monitor import write_rules
 from monitor import synthetic as sy
-from monitor.testkit import write_rules
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

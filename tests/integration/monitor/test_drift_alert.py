@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlmesh.testing.monitor import AlertReader, sample, write_rules
 from monitor import synthetic as sy
 from monitor.metrics.psi import psi_from_counts
-from monitor.testkit import AlertReader, sample, write_rules
 
 WINDOW_S = 4.0
 

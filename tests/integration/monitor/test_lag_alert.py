@@ -10,8 +10,8 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
+from mlmesh.testing.monitor import AlertReader, sample, write_rules
 from monitor import synthetic as sy
-from monitor.testkit import AlertReader, sample, write_rules
 
 THRESHOLD = 300
 

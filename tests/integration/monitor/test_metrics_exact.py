@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from mlmesh.testing.monitor import sample
 from monitor import synthetic as sy
-from monitor.testkit import sample
 
 PRICE_CPU, PRICE_GPU = 0.10, 3.0
 

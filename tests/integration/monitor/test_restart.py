@@ -9,9 +9,9 @@ import signal
 import time
 from typing import Any
 
+from mlmesh.testing.monitor import sample
 from monitor import synthetic as sy
 from monitor.lagprobe import LagProbe
-from monitor.testkit import sample
 
 
 def _total(s: dict[str, Any], metric: str, **labels: str) -> float:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from mlmesh.testing.monitor import MemoryTable
 from monitor.state import BatchLog
-from monitor.testkit import MemoryTable
 
 
 def test_sources_with_same_partition_and_offset_do_not_overwrite() -> None:

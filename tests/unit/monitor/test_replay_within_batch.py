@@ -8,11 +8,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from mlmesh.testing.monitor import MemoryTable
 from monitor import synthetic as sy
 from monitor.agents import process_batch
 from monitor.metrics import records as rec
 from monitor.state import BatchLog, Runtime
-from monitor.testkit import MemoryTable
 
 TOPIC = "t.predictions"
 TS = 1_796_000_000.0  # seconds; every record in one 5 s window

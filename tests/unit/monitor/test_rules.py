@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_shipped_rules_file_parses_and_covers_every_family() -> None:
-    rules = load_rules(REPO / "deploy" / "alerts.yaml")
+    rules = load_rules(REPO / "services" / "monitor" / "alerts.yaml")
     metrics = {r.metric for r in rules}
     for needed in ("consumer_lag", "psi", "feature_freshness_p99_ms", "error_rate",
                    "latency_p95_ratio", "auc"):

@@ -1,6 +1,6 @@
 """Generic Triton python-backend scorer: runs ``model.onnx`` from its own version
 dir with ONNX Runtime. Copied as ``<version>/model.py`` next to each version's
-``model.onnx`` (lib/mlmesh/localstack/triton.py: ``publish_onnx_version``).
+``model.onnx`` (tooling/mlmesh/localstack/triton.py: ``publish_onnx_version``).
 
 Contract (deploy/triton/README.md):
   in   FEATURES fp32 [batch, N]   (N fixed per version; the ONNX model's first input)

@@ -41,7 +41,7 @@ class OptionalBuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension(f"mlmesh.{name}", [f"lib/mlmesh/{name}.c"], extra_compile_args=["-O2"])
+    ext_modules=[Extension(f"mlmesh.{name}", [f"mlmesh/{name}.c"], extra_compile_args=["-O2"])
                  for name in ("_eventscan", "_deliveries")],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -61,9 +61,9 @@ def http_probe(url: str, timeout: float = 2.0) -> Probe:
 
 
 def source_pythonpath(existing: str | None = None) -> str:
-    """``lib:gen/python:services`` of this checkout, before ``existing``."""
+    """``lib:tooling:gen/python:services`` of this checkout, before ``existing``."""
     root = repo_root()
-    parts = [str(root / "lib"), str(root / "gen" / "python"), str(root / "services")]
+    parts = [str(root / p) for p in ("lib", "tooling", "gen/python", "services")]
     if existing:
         parts.append(existing)
     return os.pathsep.join(parts)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from mlmesh.common import ports
 from mlmesh.localstack.base import LocalServer, port_open
+from mlmesh.localstack.service import source_pythonpath
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DB_NAME = "mlmesh.db"
@@ -71,8 +72,7 @@ class MilvusComponent(LocalServer):
     def prepare(self) -> tuple[dict[str, str] | None, Path | None]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
-        paths = [str(REPO_ROOT / "lib")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
-        env["PYTHONPATH"] = ":".join(paths)
+        env["PYTHONPATH"] = source_pythonpath(env.get("PYTHONPATH"))
         return env, self.data_dir
 
     def command(self) -> list[str]:

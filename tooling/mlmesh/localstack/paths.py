@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def repo_root() -> Path:
-    """The checkout this library lives in (``lib/mlmesh/localstack`` -> root)."""
+    """The checkout this library lives in (``tooling/mlmesh/localstack`` -> root)."""
     return Path(__file__).resolve().parents[3]
 
 

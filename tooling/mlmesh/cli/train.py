@@ -25,19 +25,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     state = default_state_dir()
     if args.workload:
-        from inference.training.synthetic import workload_training_data
+        from mlmesh.workload.feast_repo import workload_training_data
 
         store, labels = workload_training_data(state / "inference" / "train-repo",
                                                users=args.workload, events=args.workload * 100,
                                                seed=args.seed)
         source = f"workload(users={args.workload}, seed={args.seed})"
     else:
-        from feast import FeatureStore
-
+        from inference.features import open_feature_store
         from mlmesh.client_settings import ClientSettings
 
         client = ClientSettings()
-        store = FeatureStore(repo_path=str(args.feast_repo or client.feast_repo))
+        store = open_feature_store(args.feast_repo or client.feast_repo, client.state_dir,
+                                   client.feast_online, client.redis_url)
         if args.labels:
             labels, source = labels_from_parquet(Path(args.labels)), str(args.labels)
         else:
