@@ -17,7 +17,7 @@ PYTEST ?= $(PY) -m pytest
 TEST_SELECT ?= not slow and not chaos
 MINUTES ?= 10
 
-.PHONY: help setup venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck check-wheels \
+.PHONY: help setup venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck check-wheels images \
         test test-unit test-integration test-slow check bench demo up down status chaos soak clean
 
 help: ## list targets
@@ -90,6 +90,9 @@ typecheck: $(VENV)/.stamp ## mypy
 	  services/monitor
 
 check: protos-check lint typecheck check-wheels deploy-static ## every static check
+
+images: ## build the Python service images with the local Docker engine (a Debian-built base where no registry answers); sizes -> bench/results/images.json
+	tools/images.sh
 
 check-wheels: $(VENV)/.stamp ## each service's wheel set alone: imports (no tooling) and starts, SIGTERM stops it
 	$(PY) tools/check_wheels.py
