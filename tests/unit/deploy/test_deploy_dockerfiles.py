@@ -40,16 +40,21 @@ class Stage:
 def parse(path: Path) -> list[Stage]:
     text = re.sub(r"\\\n", " ", path.read_text())
     stages: list[Stage] = []
+    args: dict[str, str] = {}  # global ARGs (before the first FROM): base images
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         op, _, rest = line.partition(" ")
         op = op.upper()
-        if op == "FROM":
+        if op == "ARG" and not stages:
+            name, _, default = rest.strip().partition("=")
+            args[name] = default
+        elif op == "FROM":
             m = re.match(r"(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", rest, re.IGNORECASE)
             assert m, f"{path}: bad FROM {rest!r}"
-            stages.append(Stage(m.group(1), m.group(2)))
+            base = re.sub(r"\$\{(\w+)\}", lambda v: args.get(v.group(1), v.group(0)), m.group(1))
+            stages.append(Stage(base, m.group(2)))
         else:
             assert stages, f"{path}: instruction before FROM"
             stages[-1].instructions.append((op, rest.strip()))
