@@ -272,8 +272,8 @@ def run(bootstrap: str, n_backlog: int, live_s: float, loads: list[float],
     state = Path(tempfile.mkdtemp(prefix="bench-fresh-"))
     comp = tiles_job(state, bootstrap, topics)
     comp.start(timeout=300)
-    stop_count, seen = threading.Event(), {"n": 0.0}
-    counter = threading.Thread(target=counted, args=(bootstrap, topics.out, stop_count, seen),
+    stop_count, counts = threading.Event(), {"n": 0.0}
+    counter = threading.Thread(target=counted, args=(bootstrap, topics.out, stop_count, counts),
                                daemon=True)
     counter.start()
     ckpts: dict[int, tuple[float, float, bool]] = {}
@@ -285,10 +285,10 @@ def run(bootstrap: str, n_backlog: int, live_s: float, loads: list[float],
         assert comp.pid is not None
         for i in range(3):  # cold, warm-up, measured
             msgs = backlog(n_backlog, i * n_backlog, seed=i)
-            base, cpu0 = seen["n"], tree_cpu_seconds(comp.pid)
+            base, cpu0 = counts["n"], tree_cpu_seconds(comp.pid)
             t0 = time.monotonic()  # from the first record sent: the job reads as they come
             send(bootstrap, topics.events, msgs)
-            while seen["n"] < base + n_backlog and time.monotonic() - t0 < 600:
+            while counts["n"] < base + n_backlog and time.monotonic() - t0 < 600:
                 time.sleep(0.05)
             secs = time.monotonic() - t0
             result["backlogs"].append({"seconds": round(secs, 2),
@@ -345,13 +345,13 @@ def run(bootstrap: str, n_backlog: int, live_s: float, loads: list[float],
                 time.sleep(3)
                 phases.append((step, per_s, start, time.time() * 1000, used, drain))
             stop.set()
-            _, seen, per_user, batches = q.get(timeout=120)
+            _, visible, per_user, batches = q.get(timeout=120)
             proc.join(30)
             for step, per_s, start, end, used, drain in phases:
                 result["live"].append({"store": online, "load": step,
                                        "events_per_s": round(per_s), "seconds": live_s,
                                        "drain_s": drain,
-                                       **_latency(seen, start, end),
+                                       **_latency(visible, start, end),
                                        "while_producing": diagnosis(
                                            batches, ckpts, start, start + live_s * 1000, used),
                                        "online_bytes_per_user": round(per_user)})
