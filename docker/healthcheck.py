@@ -3,6 +3,7 @@
     python healthcheck.py grpc 127.0.0.1:50051 [SERVICE]   # grpc.health.v1 SERVING
     python healthcheck.py http http://127.0.0.1:9464/metrics  # any 2xx
     python healthcheck.py tcp 127.0.0.1:6122                # port accepts
+    python healthcheck.py flink http://127.0.0.1:8081       # a job RUNNING
 
 Exit 0 when healthy, 1 otherwise (Docker's contract). Only the grpc mode imports
 grpc, so the same file also works in the Flink image without it.
@@ -10,6 +11,7 @@ grpc, so the same file also works in the Flink image without it.
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import urllib.request
@@ -39,6 +41,18 @@ def check_http(url: str) -> bool:
         return False
 
 
+def check_flink(rest: str) -> bool:
+    """A job of the Flink REST API at ``rest`` is RUNNING (the mini-cluster's
+    REST answers before the job runs, and after it failed)."""
+    try:
+        with urllib.request.urlopen(rest.rstrip("/") + "/jobs/overview",
+                                    timeout=TIMEOUT_S) as resp:
+            jobs = json.load(resp).get("jobs", [])
+    except (OSError, ValueError):
+        return False
+    return any(j.get("state") == "RUNNING" for j in jobs)
+
+
 def check_tcp(target: str) -> bool:
     host, _, port = target.rpartition(":")
     try:
@@ -50,7 +64,7 @@ def check_tcp(target: str) -> bool:
 
 def main(argv: Sequence[str]) -> int:
     if len(argv) < 2:
-        sys.stderr.write("usage: healthcheck.py grpc|http|tcp TARGET [SERVICE]\n")
+        sys.stderr.write("usage: healthcheck.py grpc|http|tcp|flink TARGET [SERVICE]\n")
         return 2
     mode, target = argv[0], argv[1]
     if mode == "grpc":
@@ -59,6 +73,8 @@ def main(argv: Sequence[str]) -> int:
         ok = check_http(target)
     elif mode == "tcp":
         ok = check_tcp(target)
+    elif mode == "flink":
+        ok = check_flink(target)
     else:
         sys.stderr.write(f"unknown mode {mode!r}\n")
         return 2

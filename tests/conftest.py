@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 _PLUGINS = [
+    "mlmesh.testing.containers",
     "mlmesh.testing.kafka",
     "mlmesh.testing.triton",
     "mlmesh.testing.milvus",
@@ -17,7 +18,8 @@ _PLUGINS = [
 ]
 pytest_plugins = [p for p in _PLUGINS if importlib.util.find_spec(p) is not None]
 
-_TIERS = {"unit": "unit", "integration": "integration", "e2e": "e2e", "chaos": "chaos"}
+_TIERS = {"unit": "unit", "integration": "integration", "e2e": "e2e", "chaos": "chaos",
+          "containers": "containers"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,71 +1,97 @@
 #!/usr/bin/env bash
-# `make images`: build the service images with the local Docker engine and
-# report their sizes (bench/results/images.json).
+# `make images`: build the mesh's images with the local Docker engine, report
+# their sizes (bench/results/images.json) and write .mlmesh/images.env, the
+# image variables docker-compose.yml reads (`make compose-up` passes it).
 #
-# Base images are build arguments. PYTHON_BASE defaults to the official
-# python:3.11.14-slim-bookworm; where it cannot be pulled (no registry
-# reachable), an equivalent base is built from Debian packages first
-# (mmdebstrap: Debian's python3 3.11, venv, CA certificates) and used instead.
+#   service images: ingest feature-writer embedder inference monitor features-local
+#   server images:  kafka redis milvus triton (CPU, from the nvidia-pytriton wheel)
 #
-#   IMAGES="ingest inference"   only these (default: every Python service image)
-#   TAG=dev                     image tag (mlmesh/<name>:$TAG)
-#   PYTHON_BASE=...             a base of your own; skips the probe
+# Base images are build arguments, the official ones by default
+# (python:3.11.14-slim-bookworm, debian:12.12-slim, maven:3.9.11-eclipse-temurin-17).
+# Where one cannot be pulled (no registry reachable) an equivalent is built from
+# Debian packages first (mmdebstrap), trusting what this host trusts (its
+# /usr/local/share/ca-certificates, e.g. a TLS-inspecting proxy's CA).
+#
+#   IMAGES="ingest kafka"   only these (default: all)
+#   TAG=dev                 image tag (mlmesh/<name>:$TAG)
+#   PYTHON_BASE= DEBIAN_BASE= MAVEN_BASE=   bases of your own; skip the probe
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TAG=${TAG:-dev}
-IMAGES=${IMAGES:-"ingest feature-writer embedder inference monitor"}
-OFFICIAL=python:3.11.14-slim-bookworm
-LOCAL_BASE=mlmesh/python-base:3.11-bookworm
+ALL="ingest feature-writer embedder inference monitor features-local kafka redis milvus triton"
+IMAGES=${IMAGES:-$ALL}
 OUT=${IMAGES_REPORT:-bench/results/images.json}
+ENV_OUT=${IMAGES_ENV:-.mlmesh/images.env}
 
 say() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 if ! docker info >/dev/null 2>&1; then
-  echo "images: no Docker engine answers (start dockerd; see README, 'Containers')" >&2
+  echo "images: no Docker engine answers (start one: tools/dockerd.sh; README, 'Containers')" >&2
   exit 2
 fi
 
-base=${PYTHON_BASE:-}
-if [ -z "$base" ]; then
-  if docker image inspect "$OFFICIAL" >/dev/null 2>&1 || docker pull -q "$OFFICIAL" >/dev/null 2>&1; then
-    base=$OFFICIAL
-  else
-    base=$LOCAL_BASE
-    if ! docker image inspect "$base" >/dev/null 2>&1; then
-      command -v mmdebstrap >/dev/null || {
-        echo "images: $OFFICIAL cannot be pulled and mmdebstrap is missing (apt-get install mmdebstrap)" >&2
-        exit 2
-      }
-      say "base: $OFFICIAL cannot be pulled; building $base from Debian packages"
-      t0=$SECONDS
-      # it trusts what this host trusts (its CA bundle, e.g. a TLS-inspecting
-      # proxy's), and pip is told to use that bundle
-      mmdebstrap --quiet --variant=minbase \
-        --include=python3,python3-venv,python-is-python3,ca-certificates,passwd \
-        --customize-hook='cp /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/ca-certificates.crt"' \
-        bookworm - \
-        | docker import --change 'ENV LANG=C.UTF-8' \
-            --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
-            --change 'CMD ["python3"]' - "$base" >/dev/null
-      say "base: $base built in $((SECONDS - t0)) s"
-    fi
-  fi
-fi
-say "base: $base"
+declare -A OFFICIAL=([PYTHON_BASE]=python:3.11.14-slim-bookworm [DEBIAN_BASE]=debian:12.12-slim
+                     [MAVEN_BASE]=maven:3.9.11-eclipse-temurin-17)
+declare -A LOCAL=([PYTHON_BASE]=mlmesh/python-base:3.11-bookworm
+                  [DEBIAN_BASE]=mlmesh/debian-base:bookworm
+                  [MAVEN_BASE]=mlmesh/maven-base:3-jdk17-bookworm)
+# Debian packages of each equivalent (minbase + these)
+declare -A PACKAGES=([PYTHON_BASE]=python3,python3-venv,python-is-python3,ca-certificates,passwd
+                     [DEBIAN_BASE]=ca-certificates,passwd
+                     [MAVEN_BASE]=maven,openjdk-17-jdk-headless,ca-certificates,passwd)
+declare -A BASE=()
 
+# $1: PYTHON_BASE | DEBIAN_BASE | MAVEN_BASE -> BASE[$1]
+resolve_base() {
+  local var=$1 official=${OFFICIAL[$1]} local_=${LOCAL[$1]}
+  [ -n "${BASE[$var]:-}" ] && return
+  if [ -n "${!var:-}" ]; then BASE[$var]=${!var}; return; fi
+  if docker image inspect "$official" >/dev/null 2>&1 || docker pull -q "$official" >/dev/null 2>&1; then
+    BASE[$var]=$official; return
+  fi
+  BASE[$var]=$local_
+  docker image inspect "$local_" >/dev/null 2>&1 && return
+  command -v mmdebstrap >/dev/null || {
+    echo "images: $official cannot be pulled and mmdebstrap is missing (apt-get install mmdebstrap)" >&2
+    exit 2
+  }
+  say "base: $official cannot be pulled; building $local_ from Debian packages"
+  local t0=$SECONDS
+  # the host's extra CAs go in before the packages, so ca-certificates (and
+  # ca-certificates-java, for Maven) include them
+  mmdebstrap --quiet --variant=minbase --include="${PACKAGES[$var]}" \
+    --setup-hook='mkdir -p "$1/usr/local/share/ca-certificates" && for c in /usr/local/share/ca-certificates/*.crt; do [ -f "$c" ] && cp "$c" "$1/usr/local/share/ca-certificates/"; done; true' \
+    --customize-hook='chroot "$1" update-ca-certificates >/dev/null 2>&1 || true' \
+    bookworm - \
+    | docker import --change 'ENV LANG=C.UTF-8' \
+        --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
+        --change 'CMD ["bash"]' - "$local_" >/dev/null
+  say "base: $local_ built in $((SECONDS - t0)) s"
+}
+
+# name -> Dockerfile, target, the bases it needs
 declare -A FILE=([ingest]=services/ingest/Dockerfile [embedder]=services/embedder/Dockerfile
                  [inference]=services/inference/Dockerfile [monitor]=services/monitor/Dockerfile
-                 [feature-writer]=services/features/Dockerfile)
-declare -A TARGET=([feature-writer]=writer)
+                 [feature-writer]=services/features/Dockerfile
+                 [features-local]=services/features/Dockerfile
+                 [kafka]=docker/kafka.Dockerfile [redis]=docker/redis.Dockerfile
+                 [milvus]=docker/milvus.Dockerfile [triton]=docker/triton-cpu.Dockerfile)
+declare -A TARGET=([feature-writer]=writer [features-local]=local)
+declare -A NEEDS=([features-local]="PYTHON_BASE MAVEN_BASE" [kafka]="MAVEN_BASE DEBIAN_BASE"
+                  [redis]=DEBIAN_BASE [milvus]="PYTHON_BASE DEBIAN_BASE")
 
 rows=()
 for name in $IMAGES; do
   file=${FILE[$name]:-}
-  [ -n "$file" ] || { echo "images: unknown image $name" >&2; exit 2; }
-  # host network: the build's pip and apt reach the registries the host reaches
-  # (an engine started with --iptables=false gives bridge containers no route out)
-  args=(--network host --build-arg "PYTHON_BASE=$base" -f "$file" -t "mlmesh/$name:$TAG")
+  [ -n "$file" ] || { echo "images: unknown image $name (known: $ALL)" >&2; exit 2; }
+  # host network: the build's pip, apt and Maven reach the registries the host
+  # reaches (an engine started with --iptables=false gives bridge containers no route out)
+  args=(--network host -f "$file" -t "mlmesh/$name:$TAG")
+  for var in ${NEEDS[$name]:-PYTHON_BASE}; do
+    resolve_base "$var"
+    args+=(--build-arg "$var=${BASE[$var]}")
+  done
   [ -n "${TARGET[$name]:-}" ] && args+=(--target "${TARGET[$name]}")
   say "build mlmesh/$name:$TAG"
   t0=$SECONDS
@@ -87,8 +113,11 @@ for name in $IMAGES; do
 done
 
 {
-  printf '{\n  "area": "images",\n  "measured_at": "%s",\n  "base": "%s",\n  "images": [\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$base"
+  printf '{\n  "area": "images",\n  "measured_at": "%s",\n  "storage_driver": "%s",\n  "bases": {' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(docker info -f '{{.Driver}}')"
+  sep=""
+  for var in "${!BASE[@]}"; do printf '%s"%s": "%s"' "$sep" "$var" "${BASE[$var]}"; sep=", "; done
+  printf '},\n  "images": [\n'
   for i in "${!rows[@]}"; do
     sep=$([ "$i" -lt $((${#rows[@]} - 1)) ] && echo , || true)
     printf '    %s%s\n' "${rows[$i]}" "$sep"
@@ -96,3 +125,19 @@ done
   printf '  ]\n}\n'
 } > "$OUT"
 say "sizes: $OUT"
+
+# the compose file's image variables: the images just built (server images
+# replace the official ones only where this script built them)
+mkdir -p "$(dirname "$ENV_OUT")"
+{
+  echo "# written by tools/images.sh: docker-compose --env-file $ENV_OUT ..."
+  echo "MLMESH_IMAGE_TAG=$TAG"
+  for server in kafka redis milvus triton; do
+    if docker image inspect "mlmesh/$server:$TAG" >/dev/null 2>&1; then
+      echo "MLMESH_${server^^}_IMAGE=mlmesh/$server:$TAG"
+    fi
+  done
+  [ -n "${BASE[PYTHON_BASE]:-}" ] && echo "PYTHON_BASE=${BASE[PYTHON_BASE]}"
+  true
+} > "$ENV_OUT"
+say "compose image variables: $ENV_OUT"

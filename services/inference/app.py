@@ -112,6 +112,9 @@ def build(settings: Settings, worker: int = 0) -> Service:
             servicer, pb.DESCRIPTOR.services_by_name["InferenceService"], s),
         dependencies={"feast": deps.features.probe, "milvus": deps.retriever.probe,
                       "triton": deps.triton.probe},
+        # Predict answers without features or retrieval (flagged degraded), not
+        # without the model: only Triton takes the replica out of rotation
+        degradable=("feast", "milvus"), meter=telemetry.meter,
         interceptors=[auth], max_workers=settings.max_workers, reuse_port=shared)
 
     def rolled_back(_policy: object) -> None:

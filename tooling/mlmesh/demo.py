@@ -43,6 +43,7 @@ class DemoConfig:
     doc_ratio: float = 0.001
     predict_calls: int = 200
     keep: bool = False
+    attach: bool = False  # a mesh already up (compose): start and stop nothing
     seed: int = 7
 
 
@@ -238,9 +239,10 @@ def summary_table(res: DemoResult) -> Table:
     return table
 
 
-def _fresh_state(console: Console) -> Path:
+def _fresh_state(console: Console, attach: bool = False) -> Path:
     """The demo runs on a state dir of its own, wiped first, so that earlier runs
-    (their watermarks, checkpoints, topics) cannot make its events late."""
+    (their watermarks, checkpoints, topics) cannot make its events late.
+    Attached, the mesh owns its state and the ports are meant to answer."""
     import os
     import shutil
 
@@ -249,7 +251,7 @@ def _fresh_state(console: Console) -> Path:
     from mlmesh.localstack.paths import default_state_dir
 
     busy = [p for p in ports.STACK if port_open(p)]
-    if busy:
+    if busy and not attach:
         raise SystemExit(f"ports {busy} are in use (a running `mlmesh up`?): run "
                          "`mlmesh down` first, the demo starts and stops its own stack")
     state = default_state_dir() / "demo"
@@ -268,11 +270,12 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
 
     console = Console()
     res = DemoResult()
-    console.rule("[bold]mlmesh demo: starting the local mesh")
-    res.state_dir = str(_fresh_state(console))
+    console.rule("[bold]mlmesh demo: " + ("attached to a running mesh" if cfg.attach
+                                          else "starting the local mesh"))
+    res.state_dir = str(_fresh_state(console, cfg.attach))
     settings = ClientSettings()
     try:
-        res.startup_s = start_stack(console)
+        res.startup_s = {} if cfg.attach else start_stack(console)
         records = workload(cfg)
         console.rule(f"[bold]streaming {len(records):,} records for ~{cfg.seconds:.0f} s")
         probe = FreshnessProbe(settings)
@@ -328,7 +331,7 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
         res.error = traceback.format_exc(limit=12)[-4000:]
         raise
     finally:
-        if not cfg.keep:
+        if not (cfg.keep or cfg.attach):
             console.rule("[bold]stopping")
             report_down = stack.down()
             console.print("clean: no process or port left" if report_down.clean

@@ -1,29 +1,45 @@
-"""A gRPC server with the mesh's defaults: library HealthServicer (SERVING only
-while every dependency answers), reflection, interceptors, graceful stop."""
+"""A gRPC server with the mesh's defaults: library HealthServicer, reflection,
+interceptors, graceful stop.
+
+Readiness means "can answer, possibly degraded": the server's health (service
+``""`` and each served service) is SERVING while every *required* dependency
+answers. A *degradable* dependency (one the service answers without, flagged
+degraded) never turns it NOT_SERVING, so a blip of it does not take every
+replica out of a load balancer. Each dependency's own state is published as
+the health service ``mlmesh.dependency.<name>`` (what ``mlmesh status`` shows)
+and, given a meter, as the gauge ``mlmesh_dependency_up{dependency=<name>}``."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 
 from mlmesh.grpcx.interceptors import ServerInterceptor
 
 log = logging.getLogger(__name__)
 
 DependencyCheck = Callable[[], bool]
+DEPENDENCY_PREFIX = "mlmesh.dependency."
+
+
+def dependency_service(name: str) -> str:
+    """The health service name that carries dependency ``name``'s state."""
+    return f"{DEPENDENCY_PREFIX}{name}"
 
 
 class GrpcServer:
     def __init__(self, *, name: str, address: str, service_names: Sequence[str],
                  register: Callable[[grpc.Server], None],
                  dependencies: dict[str, DependencyCheck] | None = None,
+                 degradable: Collection[str] = (),
+                 meter: metrics.Meter | None = None,
                  interceptors: Sequence[grpc.ServerInterceptor] = (),
                  max_workers: int = 16, max_message_bytes: int = 4 * 1024 * 1024,
                  health_interval: float = 2.0, reuse_port: bool = False) -> None:
@@ -31,6 +47,10 @@ class GrpcServer:
         self.address = address
         self.service_names = list(service_names)
         self.dependencies = dependencies or {}
+        unknown = set(degradable) - set(self.dependencies)
+        if unknown:
+            raise ValueError(f"degradable dependencies {sorted(unknown)} have no probe")
+        self.degradable = frozenset(degradable)
         self.health_interval = health_interval
         self.health = health.HealthServicer(experimental_non_blocking=True)
         tracer = trace.get_tracer(f"mlmesh.{name}.grpc")
@@ -51,6 +71,18 @@ class GrpcServer:
         self._stop = threading.Event()
         self._checker: threading.Thread | None = None
         self.dependency_state: dict[str, bool] = {}
+        if meter is not None and self.dependencies:
+            meter.create_observable_gauge(
+                "mlmesh_dependency_up", callbacks=[self._observe_dependencies],
+                description="1 while the dependency answers its probe, else 0 "
+                            "(required: the server is NOT_SERVING without it)")
+
+    def _observe_dependencies(self, _options: metrics.CallbackOptions
+                              ) -> Iterable[metrics.Observation]:
+        for dep, up in list(self.dependency_state.items()):
+            yield metrics.Observation(int(up), {"dependency": dep,
+                                                "required": str(dep not in self.degradable)
+                                                .lower()})
 
     def start(self) -> int:
         self.port = self.server.add_insecure_port(self.address)
@@ -66,6 +98,8 @@ class GrpcServer:
         return self.port
 
     def check_dependencies(self) -> bool:
+        """Probe every dependency; True when every required one answers (the
+        server's readiness), whatever the degradable ones say."""
         ok = True
         for dep, probe in self.dependencies.items():
             try:
@@ -76,7 +110,10 @@ class GrpcServer:
                 log.log(logging.INFO if up else logging.WARNING, "dependency state",
                         extra={"dependency": dep, "up": up})
             self.dependency_state[dep] = up
-            ok = ok and up
+            self.health.set(dependency_service(dep),  # type: ignore[arg-type]
+                            health_pb2.HealthCheckResponse.SERVING if up
+                            else health_pb2.HealthCheckResponse.NOT_SERVING)
+            ok = ok and (up or dep in self.degradable)
         self._set_all(health_pb2.HealthCheckResponse.SERVING if ok
                       else health_pb2.HealthCheckResponse.NOT_SERVING)
         return ok

@@ -36,6 +36,7 @@ from features.catalog import (
 )
 from features.job import functions as fn
 from features.job import sql
+from features.job.checkpoints import resolve_restore
 from features.tiles import RETENTION_MS
 from mlmesh import ids
 
@@ -88,7 +89,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--parallelism", type=int, default=int(_env("PARALLELISM", "1")))
     a("--rest-port", type=int, default=int(_env("REST_PORT", "0")),
       help="mini-cluster REST API port (health probe); 0 = none requested")
-    a("--restore", default=_env("RESTORE", ""), help="checkpoint/savepoint dir to resume from")
+    a("--restore", default=_env("RESTORE", ""),
+      help="checkpoint/savepoint dir to resume from; 'latest': the newest completed one "
+           "under --checkpoint-dir, if any (a container restarted by its engine)")
     a("--connector-jar", default=_env("CONNECTOR_JAR", ""),
       help="flink-sql-connector-kafka jar (local mini-cluster; a cluster has it in lib/)")
     a("--functions-jar", default=_env("FUNCTIONS_JAR", ""),
@@ -108,6 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
            "window results commits at the next checkpoint instead of after the whole "
            "burst (still exactly once)")
     args = p.parse_args(argv)
+    args.restore = resolve_restore(args.restore, args.checkpoint_dir)
     tiles = args.mode == "tiles"
     for name, for_tiles, for_windows in (("idle_timeout_ms", 10_000, 0),
                                          ("checkpoint_interval_ms", 350, 500),
@@ -167,8 +171,11 @@ def flink_config(args: argparse.Namespace) -> Configuration:
         tmp.mkdir(parents=True, exist_ok=True)
         settings["io.tmp.dirs"] = str(tmp)
     if args.rest_port:
+        # in a container (MLMESH_BIND_ALL=1) the REST API must be reachable from
+        # outside it, as every mesh service's ports are
+        bind = "0.0.0.0" if os.environ.get("MLMESH_BIND_ALL") == "1" else "127.0.0.1"
         settings.update({"rest.port": str(args.rest_port), "rest.address": "127.0.0.1",
-                         "rest.bind-address": "127.0.0.1"})
+                         "rest.bind-address": bind})
     if args.restore:
         settings["execution.state-recovery.path"] = str(Path(args.restore).resolve())
     jars = [Path(j).resolve().as_uri() for j in (args.connector_jar, args.functions_jar) if j]

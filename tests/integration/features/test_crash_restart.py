@@ -24,7 +24,7 @@ from features_scenario import (
     wait_for,
 )
 
-from mlmesh.localstack.flink import latest_checkpoint
+from features.job.checkpoints import latest_checkpoint
 
 
 @pytest.mark.slow

@@ -1,6 +1,8 @@
 """Degraded paths: Milvus down (its server process stopped) -> Predict answers
-without retrieval, flagged, Search is UNAVAILABLE, health NOT_SERVING; Triton
-down -> UNAVAILABLE with a clear message."""
+without retrieval, flagged, Search is UNAVAILABLE, the service stays SERVING
+(ready: it can answer, degraded) while its ``mlmesh.dependency.milvus`` health
+turns NOT_SERVING; Triton down -> UNAVAILABLE with a clear message and the
+service NOT_SERVING (it cannot answer)."""
 
 from __future__ import annotations
 
@@ -19,21 +21,24 @@ from mlmesh.inference.v1 import inference_service_pb2 as pb
 from mlmesh.localstack.base import free_port
 from mlmesh.localstack.milvus import MilvusComponent
 
+SERVICE = "mlmesh.inference.v1.InferenceService"
+MILVUS = "mlmesh.dependency.milvus"
 
-def _health(channel: grpc.Channel) -> int:
+
+def _health(channel: grpc.Channel, service: str = SERVICE) -> int:
     return int(health_pb2_grpc.HealthStub(channel).Check(
-        health_pb2.HealthCheckRequest(service="mlmesh.inference.v1.InferenceService"),
-        timeout=5).status)
+        health_pb2.HealthCheckRequest(service=service), timeout=5).status)
 
 
-def _wait_health(svc: Any, channel: grpc.Channel, want: int, timeout: float = 20) -> None:
+def _wait_health(svc: Any, channel: grpc.Channel, want: int, timeout: float = 20,
+                 service: str = SERVICE) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         svc.server.check_dependencies()
-        if _health(channel) == want:
+        if _health(channel, service) == want:
             return
         time.sleep(0.2)
-    raise AssertionError(f"health never became {want}")
+    raise AssertionError(f"health of {service or 'the server'} never became {want}")
 
 
 @pytest.fixture
@@ -57,7 +62,7 @@ def test_milvus_down(inference_env: Any, own_milvus: MilvusComponent) -> None:
     channel, stub = inference_env.stub(svc)
     try:
         with channel:
-            _wait_health(svc, channel, health_pb2.HealthCheckResponse.SERVING)
+            _wait_health(svc, channel, health_pb2.HealthCheckResponse.SERVING, service=MILVUS)
             ok = stub.Predict(pb.PredictRequest(user_id=user, text="logged out"), timeout=10)
             assert [c.chunk_id for c in ok.chunks] == ids
             assert "retrieval_unavailable" not in ok.degraded_reasons
@@ -69,9 +74,14 @@ def test_milvus_down(inference_env: Any, own_milvus: MilvusComponent) -> None:
                 stub.Search(pb.SearchRequest(user_id=user, query="logged out"), timeout=10)
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
             assert "vector store unavailable" in (info.value.details() or "")
-            _wait_health(svc, channel, health_pb2.HealthCheckResponse.NOT_SERVING)
+            _wait_health(svc, channel, health_pb2.HealthCheckResponse.NOT_SERVING,
+                         service=MILVUS)
+            # still ready: a Milvus blip must not take every replica out of rotation
+            for name in (SERVICE, ""):
+                assert _health(channel, name) == health_pb2.HealthCheckResponse.SERVING
             own_milvus.start(timeout=90)  # back: answers recover without a restart
-            _wait_health(svc, channel, health_pb2.HealthCheckResponse.SERVING, timeout=60)
+            _wait_health(svc, channel, health_pb2.HealthCheckResponse.SERVING, timeout=60,
+                         service=MILVUS)
             deadline = time.monotonic() + 30
             while True:
                 again = stub.Predict(pb.PredictRequest(user_id=user, text="logged out"),

@@ -26,6 +26,7 @@ ALLOWED_BASES = (
     PYTHON_BASE,
     re.compile(r"^flink:2\.2\.1-scala_2\.12-java17$"),
     re.compile(r"^maven:3\.\d+\.\d+-eclipse-temurin-17$"),
+    re.compile(r"^debian:\d+\.\d+-slim$"),
     re.compile(r"^nvcr\.io/nvidia/tritonserver:\d\d\.\d\d-py3$"),
 )
 

@@ -13,6 +13,10 @@ def register(sub: Any) -> None:
     p.add_argument("--rate", type=float, default=1500.0, help="events per second")
     p.add_argument("--users", type=int, default=300)
     p.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    p.add_argument("--attach", action="store_true",
+                   help="run against a mesh that is already up on the default addresses "
+                        "(`make compose-up`, or one you point MLMESH_* at): start and stop "
+                        "nothing")
     p.add_argument("--out", type=Path, default=Path("bench/results/demo.json"))
     p.set_defaults(func=run)
 
@@ -22,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
     from mlmesh.demo import run as run_demo
 
     res = run_demo(DemoConfig(seconds=args.seconds, rate=args.rate, users=args.users,
-                              keep=args.keep), args.out)
+                              keep=args.keep, attach=args.attach), args.out)
     return 0 if res.ok else 1

@@ -30,6 +30,8 @@ class ComponentStatus:
     addresses: dict[str, str] = field(default_factory=dict)
     detail: str = ""
     pid: int | None = None
+    # name -> answering, for a service that reports its dependencies
+    dependencies: dict[str, bool] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

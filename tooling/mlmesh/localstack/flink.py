@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from features.job.checkpoints import latest_checkpoint
 from mlmesh.common import ports
 from mlmesh.localstack.base import (
     ComponentStatus,
@@ -39,17 +40,6 @@ log = logging.getLogger(__name__)
 JOB_FILE = Path("services/features/job/features_job.py")
 CONNECTOR_JAR = "flink/flink-sql-connector-kafka-5.0.0-2.2.jar"
 FUNCTIONS_JAR = "flink/mlmesh-features-functions.jar"
-
-
-def latest_checkpoint(root: Path) -> Path | None:
-    """Newest completed ``chk-N`` or savepoint (with ``_metadata``) under ``root``."""
-    if not root.is_dir():
-        return None
-    found = [m.parent for pattern in ("*/chk-*/_metadata", "savepoints/savepoint-*/_metadata")
-             for m in root.glob(pattern) if m.is_file() and m.stat().st_size > 0]
-    if not found:
-        return None
-    return max(found, key=lambda p: ((p / "_metadata").stat().st_mtime, p.name))
 
 
 class FlinkJobComponent:

@@ -9,7 +9,12 @@ from urllib.parse import urlsplit
 
 from mlmesh.common import ports
 from mlmesh.localstack.base import Component
-from mlmesh.localstack.service import ServiceComponent, grpc_health_probe, http_probe
+from mlmesh.localstack.service import (
+    ServiceComponent,
+    grpc_dependencies,
+    grpc_health_probe,
+    http_probe,
+)
 from mlmesh.localstack.stack import StackContext
 
 
@@ -124,6 +129,7 @@ def inference_factory(ctx: StackContext) -> Component:
                             MLMESH_INFERENCE_METRICS_PORT=str(metrics)),
         health_probe=grpc_health_probe(addr, "mlmesh.inference.v1.InferenceService"),
         addresses={"grpc": addr, "metrics": f"http://127.0.0.1:{metrics}/metrics"},
+        dependencies=grpc_dependencies(addr, ("triton", "feast", "milvus")),
     )
 
 

@@ -49,6 +49,32 @@ def grpc_health_probe(address: str, service: str = "", timeout: float = 2.0) -> 
     return probe
 
 
+def grpc_dependencies(address: str, names: Sequence[str],
+                      timeout: float = 2.0) -> Callable[[], dict[str, bool]]:
+    """Each dependency's state as a mesh gRPC server publishes it (the health
+    service ``mlmesh.dependency.<name>``, see ``mlmesh.grpcx.server``)."""
+
+    def states() -> dict[str, bool]:
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        from mlmesh.grpcx.server import dependency_service
+
+        got: dict[str, bool] = {}
+        with grpc.insecure_channel(address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            for name in names:
+                try:
+                    resp = stub.Check(health_pb2.HealthCheckRequest(
+                        service=dependency_service(name)), timeout=timeout)
+                    got[name] = resp.status == health_pb2.HealthCheckResponse.SERVING
+                except grpc.RpcError:  # not published yet (first probe pending)
+                    got[name] = False
+        return got
+
+    return states
+
+
 def http_probe(url: str, timeout: float = 2.0) -> Probe:
     """A probe answering True on an HTTP 2xx from ``GET url``."""
 
@@ -76,7 +102,8 @@ class ServiceComponent:
                  env: Mapping[str, str] | None = None, health_probe: Probe | None = None,
                  addresses: Mapping[str, str] | None = None, args: Sequence[str] = (),
                  python: str | None = None, cwd: Path | None = None,
-                 settle_seconds: float = 1.0) -> None:
+                 settle_seconds: float = 1.0,
+                 dependencies: Callable[[], dict[str, bool]] | None = None) -> None:
         self.name = name
         self.module = module
         self.state_dir = Path(state_dir).resolve()
@@ -91,6 +118,7 @@ class ServiceComponent:
         self._proc: subprocess.Popen[bytes] | None = None
         # Without a probe: healthy once alive this long (an import error exits sooner).
         self.settle_seconds = settle_seconds
+        self.dependencies = dependencies
 
     def _healthy(self) -> bool:
         if self.health_probe is None:
@@ -121,5 +149,15 @@ class ServiceComponent:
         self._proc = None
 
     def status(self) -> ComponentStatus:
-        return recorded_status(self.name, self.run_dir, self.addresses, self._healthy,
-                               "not serving", ok="serving")
+        st = recorded_status(self.name, self.run_dir, self.addresses, self._healthy,
+                             "not serving", ok="serving")
+        if st.healthy and self.dependencies is not None:
+            try:
+                st.dependencies = self.dependencies()
+            except Exception as exc:  # a status line never fails on a probe
+                st.detail = f"serving (dependencies unknown: {exc})"
+                return st
+            down = sorted(d for d, up in st.dependencies.items() if not up)
+            if down:
+                st.detail = f"serving, degraded: {', '.join(down)} down"
+        return st

@@ -3,13 +3,15 @@
 Load with ``pytest_plugins = ["mlmesh.testing.kafka"]`` (or ``-p mlmesh.testing.kafka``).
 
 * ``kafka_bootstrap`` (session): ``$MLMESH_TEST_KAFKA_BOOTSTRAP`` if set (an
-  already running broker, e.g. ``mlmesh up``); else an ``apache/kafka`` 4.1
-  container when a Docker engine answers; else a local
+  already running broker, e.g. ``mlmesh up``); else a Kafka 4.1 container
+  (``apache/kafka``, or ``mlmesh/kafka`` from ``make images``) when a Docker
+  engine answers and the image is there; else a local
   :class:`~mlmesh.localstack.kafka.KafkaComponent` on free ports in a temp
-  state dir. ``MLMESH_TEST_KAFKA=local|docker`` forces one of the last two.
+  state dir (:mod:`mlmesh.testing.containers` says how the path is chosen).
 * ``kafka_topic_factory`` / ``kafka_topic``: uniquely named, ready topics.
 * ``kafka_broker`` (function): a dedicated local broker with ``kill()`` and
-  ``restart()`` for crash tests (skipped when not using the local launcher).
+  ``restart()`` for crash tests (always the local launcher: a test SIGKILLs
+  it and brings it back on the same data).
 """
 
 from __future__ import annotations
@@ -28,29 +30,10 @@ import pytest
 from mlmesh.kafka.topics import TopicSpec, delete_topics, ensure_topics
 from mlmesh.localstack.base import free_port
 from mlmesh.localstack.kafka import KafkaComponent
+from mlmesh.testing.containers import ServerPath, choose, record
 
-DOCKER_IMAGE = "apache/kafka:4.1.1"
+DOCKER_IMAGE = "apache/kafka:4.1.2"
 TopicFactory = Callable[..., str]
-
-
-def docker_available() -> bool:
-    """True when a Docker engine answers within 2 s (never raises)."""
-    try:
-        import docker
-
-        client: Any = docker.from_env(timeout=2)  # type: ignore[attr-defined]
-        return bool(client.ping())
-    except Exception:  # no engine, no socket, no package: all "no"
-        return False
-
-
-def server_mode(var: str) -> str:
-    """``docker`` or ``local``: how a test server is run; ``$var=local|docker``
-    forces one, else a container when a Docker engine answers."""
-    forced = os.environ.get(var, "").strip().lower()
-    if forced in {"local", "docker"}:
-        return forced
-    return "docker" if docker_available() else "local"
 
 
 def _two_free_ports() -> tuple[int, int]:
@@ -70,8 +53,8 @@ def local_broker(state_dir: Path, name: str = "kafka") -> KafkaComponent:
 def _docker_kafka() -> Iterator[str]:
     """``testcontainers``' ``KafkaContainer`` targets Confluent images (its
     ``with_kraft()`` rejects tag 4.x, its start script needs /etc/confluent), so
-    the official apache/kafka image runs as a generic container, configured by
-    the env vars that image documents."""
+    apache/kafka (or mlmesh/kafka, configured the same way) runs as a generic
+    container, configured by the env vars that image documents."""
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
@@ -79,10 +62,15 @@ def _docker_kafka() -> Iterator[str]:
     env = {
         "KAFKA_NODE_ID": "1",
         "KAFKA_PROCESS_ROLES": "broker,controller",
-        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
-        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{host_port}",
+        # clients use the host port; the broker reaches itself (the transaction
+        # coordinator's partition verification, KIP-890) on a listener of its
+        # own, since 127.0.0.1:<host port> is nothing inside the container
+        "KAFKA_LISTENERS": "PLAINTEXT://:9092,BROKER://:9094,CONTROLLER://:9093",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{host_port},BROKER://localhost:9094",
+        "KAFKA_INTER_BROKER_LISTENER_NAME": "BROKER",
         "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
-        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
+            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,BROKER:PLAINTEXT",
         "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
         "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
         "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
@@ -92,8 +80,14 @@ def _docker_kafka() -> Iterator[str]:
         "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
         "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
         "KAFKA_TRANSACTION_MAX_TIMEOUT_MS": "900000",
+        # as the local launcher's broker: a first group or transaction creates
+        # 10 internal partitions, not 50
+        "KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS": "10",
+        "KAFKA_TRANSACTION_STATE_LOG_NUM_PARTITIONS": "10",
+        "KAFKA_BROKER_SESSION_TIMEOUT_MS": "5000",
+        "KAFKA_BROKER_HEARTBEAT_INTERVAL_MS": "1000",
     }
-    image = os.environ.get("MLMESH_TEST_KAFKA_IMAGE", DOCKER_IMAGE)
+    image = choose("kafka", DOCKER_IMAGE).image
     container = DockerContainer(image).with_envs(**env).with_bind_ports(9092, host_port)
     container.waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
     with container:
@@ -117,8 +111,9 @@ def consume_all(bootstrap: str, topic: str, *, isolation: str = "read_committed"
 def kafka_mode() -> str:
     """``external``, ``docker`` or ``local``: how ``kafka_bootstrap`` is served."""
     if os.environ.get("MLMESH_TEST_KAFKA_BOOTSTRAP"):
+        record(ServerPath("kafka", "external", why="MLMESH_TEST_KAFKA_BOOTSTRAP"))
         return "external"
-    return server_mode("MLMESH_TEST_KAFKA")
+    return choose("kafka", DOCKER_IMAGE).mode
 
 
 @pytest.fixture(scope="session")
@@ -197,13 +192,8 @@ class BrokerHandle:
 
 
 @pytest.fixture
-def kafka_broker(kafka_mode: str,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerHandle]:
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerHandle]:
     """A broker of this test's own, with ``kill()``/``restart()``."""
-    if kafka_mode != "local":
-        pytest.skip(f"kafka_broker needs the local launcher (kafka_mode={kafka_mode}): "
-                    "a container or external broker cannot be SIGKILLed and restarted "
-                    "with its data by this fixture")
     handle = BrokerHandle(local_broker(tmp_path_factory.mktemp("kafka-crash")))
     handle.component.start(timeout=180)
     try:

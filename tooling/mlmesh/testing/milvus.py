@@ -1,9 +1,14 @@
-"""pytest plugin: a real Milvus server (milvus-lite 2.4 in server mode) on a free
-port; ``milvus_uri`` (session scope) is its ``http://127.0.0.1:PORT``.
+"""pytest plugin: a real Milvus server; ``milvus_uri`` (session scope) is its
+``http://127.0.0.1:PORT``. A Milvus container (``milvusdb/milvus`` standalone
+with embedded etcd, or ``mlmesh/milvus`` from ``make images``: milvus-lite's
+server) when a Docker engine answers and the image is there, else milvus-lite
+2.4 in server mode as a local process on a free port
+(:mod:`mlmesh.testing.containers` says how the path is chosen).
 ``collection_name(prefix)`` gives a fresh collection name milvus-lite can index."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -12,22 +17,47 @@ import pytest
 from mlmesh.common.milvus_lite import index_unsafe
 from mlmesh.localstack.base import free_port
 from mlmesh.localstack.milvus import MilvusComponent
+from mlmesh.testing.containers import choose
+
+DOCKER_IMAGE = "milvusdb/milvus:v2.5.10"
+
+
+def _docker_milvus(image: str) -> Iterator[str]:
+    from pymilvus import MilvusClient
+    from testcontainers.core.container import DockerContainer
+
+    port = free_port()
+    container = (DockerContainer(image).with_command("milvus run standalone")
+                 .with_env("ETCD_USE_EMBED", "true").with_env("COMMON_STORAGETYPE", "local")
+                 .with_env("ETCD_DATA_DIR", "/var/lib/milvus/etcd")
+                 .with_bind_ports(19530, port))
+    uri = f"http://127.0.0.1:{port}"
+    with container:
+        deadline = time.monotonic() + 180
+        while True:  # ready = the API answers (the port opens before it does)
+            try:
+                MilvusClient(uri=uri, timeout=5).list_collections()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        yield uri
 
 
 @pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusComponent]:
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    path = choose("milvus", DOCKER_IMAGE)
+    if path.mode == "docker":
+        yield from _docker_milvus(path.image)
+        return
     comp = MilvusComponent(tmp_path_factory.mktemp("milvus-state"), port=free_port(),
                            name="milvus-test")
     comp.start(timeout=90)
     try:
-        yield comp
+        yield comp.uri
     finally:
         comp.stop()
-
-
-@pytest.fixture(scope="session")
-def milvus_uri(milvus_server: MilvusComponent) -> str:
-    return milvus_server.uri
 
 
 def collection_name(prefix: str) -> str:

@@ -1,0 +1,28 @@
+"""What a passing ``mlmesh demo`` run shows, checked on its JSON result: the
+same assertions whether the demo started the mesh itself (tests/e2e) or ran
+attached to the compose mesh (tests/containers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def check_demo_result(result: dict[str, Any], tail: str, min_events: int = 7000) -> None:
+    """Exactly-once audit holds, features are served fresh and not defaulted,
+    Search answers; ``tail`` (the run's output) goes into every failure."""
+    audit = result["audit"]
+    assert audit["events_acknowledged"] > min_events, tail
+    assert audit["events_counted_by_features"] == audit["events_acknowledged"], tail
+    assert audit["documents_in_milvus"] == audit["documents_acknowledged"], tail
+    assert audit["chunks_in_milvus"] == audit["chunks_expected"] > 0, tail
+    predicts = [a for a in result["answers"] if a.get("call") == "Predict"]
+    searches = [a for a in result["answers"] if a.get("call") == "Search"]
+    assert predicts and all("score" in a for a in predicts), result["answers"]
+    # every asked user has events: features served as of now, none defaulted
+    assert not [a for a in predicts if a["degraded"]], result["answers"]
+    assert result["figures"]["predict_degraded"] == 0
+    assert len({a["score"] for a in predicts}) > 1, "every user got the same score"
+    fresh = result["figures"]["event_to_served"]
+    assert fresh["probes"] > 5 and fresh["missed"] == 0 and not fresh["errors"], fresh
+    assert searches and all("hits" in a for a in searches), result["answers"]
+    assert result["figures"]["predict_p50_ms"] > 0
