@@ -167,6 +167,8 @@ chaos: setup ## fault-injection suite with an independent audit
 soak: setup ## steady load for MINUTES, memory/lag/error report
 	$(PY) -m bench.soak --minutes $(MINUTES)
 
-clean: ## stop the stack and remove runtime state (keeps venvs)
-	-$(VENV)/bin/mlmesh down
-	rm -rf $(STATE)/run $(STATE)/data $(STATE)/logs
+clean: ## stop the stack and remove all its runtime state together (keeps venvs, jars, models, images)
+	@if [ -x $(VENV)/bin/mlmesh ]; then $(VENV)/bin/mlmesh reset --yes; \
+	else echo "no $(VENV): nothing can be running; removing the runtime state directly"; \
+	  find $(STATE) -mindepth 1 -maxdepth 1 -not -name jars -not -name models -not -name tools \
+	    -not -name deploy -not -name compose -not -name images.env -exec rm -rf {} + 2>/dev/null || true; fi

@@ -36,7 +36,7 @@ from features.catalog import (
 )
 from features.job import functions as fn
 from features.job import sql
-from features.job.checkpoints import resolve_restore
+from features.job.checkpoints import KafkaIdentityMismatch, guard_restore, resolve_restore
 from features.tiles import RETENTION_MS
 from mlmesh import ids
 
@@ -367,6 +367,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format='{"level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
     args = parse_args(argv)
+    sources = [args.events_topic] + ([] if args.no_documents else [args.documents_topic])
+    try:
+        checked = guard_restore(args.bootstrap, sources, Path(args.checkpoint_dir), args.restore,
+                                ignore=_env("IGNORE_KAFKA_IDENTITY", "") == "1")
+    except KafkaIdentityMismatch as exc:
+        log.error("%s", exc)
+        return 2
+    log.info("checkpoints: %s", checked)
     embedded_python_path()
     env = StreamExecutionEnvironment.get_execution_environment(flink_config(args))
     t_env = StreamTableEnvironment.create(env)

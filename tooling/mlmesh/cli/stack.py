@@ -113,7 +113,44 @@ def cmd_down(args: argparse.Namespace) -> int:
         out.print("nothing was running")
     for left in report.leftovers:
         out.print(f"[red]leftover:[/red] {left}")
-    return 0 if report.clean else 1
+    if not report.clean:
+        return 1
+    return _reset(out, yes=True) if getattr(args, "purge", False) else 0
+
+
+def _reset(out: Console, yes: bool) -> int:
+    from mlmesh.localstack.paths import default_state_dir
+    from mlmesh.localstack.state import reset
+
+    state = default_state_dir()
+    plan = reset(state, dry_run=True)
+    if not plan.removed:
+        out.print(f"no runtime state in {state}")
+        return 0
+    out.print(f"runtime state in {state} ({plan.bytes_removed / 1e6:.1f} MB): "
+              f"{', '.join(plan.removed)}; kept: {', '.join(plan.kept) or 'nothing'}")
+    if not yes:
+        if not sys.stdin.isatty():
+            out.print("[red]not removed:[/red] confirm with --yes (stdin is not a terminal)")
+            return 1
+        if input("remove it? [y/N] ").strip().lower() not in {"y", "yes"}:
+            out.print("nothing removed")
+            return 1
+    done = reset(state)
+    out.print(f"[green]removed[/green] {', '.join(done.removed)}")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Stop the stack, then remove every piece of its runtime state together."""
+    from mlmesh.localstack import stack
+
+    out = _console()
+    report = stack.down(timeout=args.timeout)
+    if not report.clean:
+        out.print(f"[red]not reset:[/red] left over after stopping: {report.leftovers}")
+        return 1
+    return _reset(out, yes=args.yes)
 
 
 def cmd_topics_create(args: argparse.Namespace) -> int:
@@ -157,7 +194,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("down", help="stop the stack; fails if a process or port is left")
     p.add_argument("--only", help="comma-separated components")
     p.add_argument("--timeout", type=float, default=30.0, help="per component, seconds")
+    p.add_argument("--purge", action="store_true",
+                   help="then remove the runtime state too (as `mlmesh reset --yes`)")
     p.set_defaults(func=cmd_down)
+
+    p = subparsers.add_parser("reset", help="stop the stack and remove all its runtime state "
+                              "(Kafka, checkpoints, Feast, Milvus, ...); keeps built artefacts")
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p.add_argument("--timeout", type=float, default=30.0, help="per component, seconds")
+    p.set_defaults(func=cmd_reset)
 
     p = subparsers.add_parser("topics", help="apply deploy/topics.yaml, list topics")
     tsub = p.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
