@@ -52,6 +52,10 @@ resolve_base() {
   fi
   BASE[$var]=$local_
   docker image inspect "$local_" >/dev/null 2>&1 && return
+  if ! command -v mmdebstrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "base: installing mmdebstrap (apt-get; running as root)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+  fi
   command -v mmdebstrap >/dev/null || {
     echo "images: $official cannot be pulled and mmdebstrap is missing (apt-get install mmdebstrap)" >&2
     exit 2

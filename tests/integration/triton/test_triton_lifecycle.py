@@ -14,6 +14,8 @@ from mlmesh.testing.triton import TritonServer
 
 
 def test_status_of_running_server(triton_server: TritonServer) -> None:
+    if triton_server.container:
+        pytest.skip("the launcher's own status: the server runs as a container this session")
     status = triton_server.component.status()
     assert status.running and status.healthy and status.pid
     assert status.addresses["grpc"] == triton_server.grpc_url
