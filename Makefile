@@ -104,7 +104,7 @@ compose-models: setup models ## the Triton model repository compose mounts (.mlm
 	$(PY) tools/compose_models.py
 
 compose-up: compose-models ## the whole mesh on Docker (docker-compose.yml), waits until healthy
-	@[ -f $(COMPOSE_ENV) ] || tools/images.sh
+	@[ -f $(COMPOSE_ENV) ] || IMAGES_REPORT=$(STATE)/images.json tools/images.sh
 	$(COMPOSE_RUN) up -d --no-build
 	$(PY) tools/compose_wait.py --timeout 600
 
@@ -112,7 +112,7 @@ compose-down: ## stop the compose mesh and delete its volumes
 	$(COMPOSE_RUN) down -v --remove-orphans
 
 test-containers: setup ## images, the compose mesh, the e2e test + exactly-once audit against it, teardown
-	tools/images.sh
+	IMAGES_REPORT=$(STATE)/images.json tools/images.sh
 	$(MAKE) --no-print-directory compose-models
 	set -a; . $(COMPOSE_ENV); set +a; $(PYTEST) -m containers tests/containers $(PYTEST_ARGS)
 
@@ -128,12 +128,13 @@ deploy-static: setup-deploy ## compose config, Dockerfile lint, k8s render (no e
 # (testcontainers) and tests/containers runs the compose mesh; without one, the
 # fixtures use the local launchers and tests/containers skips. The summary says
 # which path each server took.
-test: setup ## all tests but slow/chaos suites (what CI runs)
+test: setup ## all tests but slow/chaos suites (what CI runs); MLMESH_TEST_CONTAINERS=0: no images, local servers only
 	$(MAKE) --no-print-directory check
-	@if docker info >/dev/null 2>&1; then \
-	  tools/images.sh && $(MAKE) --no-print-directory compose-models; \
-	else echo "images: no Docker engine answers: local launchers, containers suite skipped"; fi
-	set -a; if docker info >/dev/null 2>&1 && [ -f $(COMPOSE_ENV) ]; then . $(COMPOSE_ENV); fi; \
+	@if [ "$${MLMESH_TEST_CONTAINERS:-1}" != 0 ] && docker info >/dev/null 2>&1; then \
+	  IMAGES_REPORT=$(STATE)/images.json tools/images.sh && $(MAKE) --no-print-directory compose-models; \
+	else echo "images: not built (no Docker engine answers, or MLMESH_TEST_CONTAINERS=0): local launchers, containers suite skipped"; fi
+	set -a; if [ "$${MLMESH_TEST_CONTAINERS:-1}" != 0 ] && docker info >/dev/null 2>&1 \
+	  && [ -f $(COMPOSE_ENV) ]; then . $(COMPOSE_ENV); fi; \
 	  set +a; $(PYTEST) -m "$(TEST_SELECT)" $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.stamp ## unit tests only (seconds)

@@ -2,7 +2,8 @@
 Docker engine answers and the image is there, else the local launcher.
 
 * ``MLMESH_TEST_<SERVER>=local|docker`` forces one path (``docker`` fails
-  loudly when the image cannot be had, never falls back silently).
+  loudly when the image cannot be had, never falls back silently);
+  ``MLMESH_TEST_CONTAINERS=0`` means local for every server not forced.
 * The image is ``$MLMESH_TEST_<SERVER>_IMAGE``, else ``$MLMESH_<SERVER>_IMAGE``
   (the variable docker-compose.yml reads, which ``make images`` writes to
   .mlmesh/images.env), else the official image. Unforced, an image that is
@@ -74,6 +75,8 @@ def choose(server: str, official: str) -> ServerPath:
     image = image_for(server, official)
     if forced == "local":
         path = ServerPath(server, "local", why=f"MLMESH_TEST_{key}=local")
+    elif not forced and os.environ.get("MLMESH_TEST_CONTAINERS") == "0":
+        path = ServerPath(server, "local", why="MLMESH_TEST_CONTAINERS=0")
     elif forced == "docker":
         path = ServerPath(server, "docker", image, f"MLMESH_TEST_{key}=docker")
     elif not docker_available():
