@@ -171,5 +171,4 @@ soak: setup ## steady load for MINUTES, memory/lag/error report
 clean: ## stop the stack and remove all its runtime state together (keeps venvs, jars, models, images)
 	@if [ -x $(VENV)/bin/mlmesh ]; then $(VENV)/bin/mlmesh reset --yes; \
 	else echo "no $(VENV): nothing can be running; removing the runtime state directly"; \
-	  find $(STATE) -mindepth 1 -maxdepth 1 -not -name jars -not -name models -not -name tools \
-	    -not -name deploy -not -name compose -not -name images.env -exec rm -rf {} + 2>/dev/null || true; fi
+	  $(PYTHON) tooling/mlmesh/localstack/state.py $(STATE); fi

@@ -34,43 +34,42 @@ from mlmesh.localstack.paths import repo_root
 Probe = Callable[[], bool]
 
 
+def grpc_serving(address: str, services: Sequence[str],
+                 timeout: float = 2.0) -> dict[str, bool]:
+    """``grpc.health.v1.Health/Check`` of each of ``services`` over one channel:
+    True where SERVING (an unknown service, or no answer, is False)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    got: dict[str, bool] = {}
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for service in services:
+            try:
+                resp = stub.Check(health_pb2.HealthCheckRequest(service=service),
+                                  timeout=timeout)
+                got[service] = resp.status == health_pb2.HealthCheckResponse.SERVING
+            except grpc.RpcError:
+                got[service] = False
+    return got
+
+
 def grpc_health_probe(address: str, service: str = "", timeout: float = 2.0) -> Probe:
     """A probe answering True when ``grpc.health.v1.Health/Check`` says SERVING."""
-
-    def probe() -> bool:
-        import grpc
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-        with grpc.insecure_channel(address) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            resp = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
-            return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)
-
-    return probe
+    return lambda: grpc_serving(address, [service], timeout)[service]
 
 
 def grpc_dependencies(address: str, names: Sequence[str],
                       timeout: float = 2.0) -> Callable[[], dict[str, bool]]:
     """Each dependency's state as a mesh gRPC server publishes it (the health
-    service ``mlmesh.dependency.<name>``, see ``mlmesh.grpcx.server``)."""
+    service ``mlmesh.dependency.<name>``, see ``mlmesh.grpcx.server``; not
+    published yet reads as down)."""
 
     def states() -> dict[str, bool]:
-        import grpc
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
-
         from mlmesh.grpcx.server import dependency_service
 
-        got: dict[str, bool] = {}
-        with grpc.insecure_channel(address) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            for name in names:
-                try:
-                    resp = stub.Check(health_pb2.HealthCheckRequest(
-                        service=dependency_service(name)), timeout=timeout)
-                    got[name] = resp.status == health_pb2.HealthCheckResponse.SERVING
-                except grpc.RpcError:  # not published yet (first probe pending)
-                    got[name] = False
-        return got
+        got = grpc_serving(address, [dependency_service(n) for n in names], timeout)
+        return {n: got[dependency_service(n)] for n in names}
 
     return states
 

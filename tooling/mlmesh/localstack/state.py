@@ -55,3 +55,10 @@ def reset(state_dir: Path, dry_run: bool = False) -> ResetReport:
         else:
             path.unlink()
     return report
+
+
+if __name__ == "__main__":  # `make clean` without a virtual environment (stdlib only)
+    import sys
+
+    done = reset(Path(sys.argv[1]))
+    sys.stdout.write(f"removed {', '.join(done.removed) or 'nothing'}\n")
