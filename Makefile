@@ -130,12 +130,16 @@ deploy-static: setup-deploy ## compose config, Dockerfile lint, k8s render (no e
 # which path each server took.
 test: setup ## all tests but slow/chaos suites (what CI runs); MLMESH_TEST_CONTAINERS=0: no images, local servers only
 	$(MAKE) --no-print-directory check
-	@if [ "$${MLMESH_TEST_CONTAINERS:-1}" != 0 ] && docker info >/dev/null 2>&1; then \
-	  IMAGES_REPORT=$(STATE)/images.json tools/images.sh && $(MAKE) --no-print-directory compose-models; \
-	else echo "images: not built (no Docker engine answers, or MLMESH_TEST_CONTAINERS=0): local launchers, containers suite skipped"; fi
-	set -a; if [ "$${MLMESH_TEST_CONTAINERS:-1}" != 0 ] && docker info >/dev/null 2>&1 \
-	  && [ -f $(COMPOSE_ENV) ]; then . $(COMPOSE_ENV); fi; \
-	  set +a; $(PYTEST) -m "$(TEST_SELECT)" $(PYTEST_ARGS)
+	@containers=$${MLMESH_TEST_CONTAINERS:-1}; \
+	if [ "$$containers" != 0 ] && docker info >/dev/null 2>&1; then \
+	  IMAGES_REPORT=$(STATE)/images.json tools/images.sh; rc=$$?; \
+	  if [ $$rc = 3 ]; then containers=0; echo "images: not built (disk): local launchers, containers suite skipped"; \
+	  elif [ $$rc != 0 ]; then exit $$rc; \
+	  else $(MAKE) --no-print-directory compose-models || exit $$?; fi; \
+	else containers=0; echo "images: not built (no Docker engine answers, or MLMESH_TEST_CONTAINERS=0): local launchers, containers suite skipped"; fi; \
+	set -a; if [ "$$containers" != 0 ] && [ -f $(COMPOSE_ENV) ]; then . $(COMPOSE_ENV); fi; \
+	MLMESH_TEST_CONTAINERS=$$containers; set +a; \
+	echo "$(PYTEST) -m \"$(TEST_SELECT)\" $(PYTEST_ARGS)"; $(PYTEST) -m "$(TEST_SELECT)" $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.stamp ## unit tests only (seconds)
 	$(PYTEST) -m unit $(PYTEST_ARGS)

@@ -10,12 +10,14 @@ ARG DEBIAN_BASE=debian:12.12-slim
 
 # ---- the broker's runtime jars, as `make setup-kafka` fetches them
 FROM ${MAVEN_BASE} AS jars
+LABEL io.mlmesh.build="1"
 WORKDIR /src
 COPY deploy/local/kafka/pom.xml pom.xml
 RUN mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=/jars
 
 # ---- runtime: a JRE, the jars, non-root
 FROM ${DEBIAN_BASE}
+LABEL io.mlmesh.build="1"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
     && rm -rf /var/lib/apt/lists/* \

@@ -7,12 +7,14 @@ ARG PYTHON_BASE=python:3.11.14-slim-bookworm
 ARG DEBIAN_BASE=debian:12.12-slim
 
 FROM ${PYTHON_BASE} AS wheel
+LABEL io.mlmesh.build="1"
 ARG MILVUS_LITE=milvus-lite==2.4.12
 # (a venv's pip: Debian's python3 has none of its own)
 RUN python -m venv /tmp/venv \
     && /tmp/venv/bin/pip install --no-cache-dir --no-deps --target /opt/wheel "${MILVUS_LITE}"
 
 FROM ${DEBIAN_BASE}
+LABEL io.mlmesh.build="1"
 RUN groupadd --system --gid 10001 milvus \
     && useradd --system --uid 10001 --gid milvus --home-dir /tmp --shell /usr/sbin/nologin milvus \
     && mkdir -p /var/lib/milvus && chown milvus:milvus /var/lib/milvus

@@ -4,6 +4,7 @@
 #   docker run mlmesh/redis:dev redis-server --appendonly yes
 ARG DEBIAN_BASE=debian:12.12-slim
 FROM ${DEBIAN_BASE}
+LABEL io.mlmesh.build="1"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends redis-server redis-tools \
     && rm -rf /var/lib/apt/lists/* \

@@ -8,6 +8,7 @@
 ARG PYTHON_BASE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_BASE} AS builder
+LABEL io.mlmesh.build="1"
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -24,6 +25,7 @@ RUN pip install -r /tmp/triton.in \
           "$dist/python_backend_stubs/$ver/triton_python_backend_stub" /opt/tritonserver/backends/python/
 
 FROM ${PYTHON_BASE}
+LABEL io.mlmesh.build="1"
 # the python-backend stub links against libpython: the official base has it,
 # Debian's python3 keeps it in the libpython3.11 package
 RUN python -c 'import sysconfig, os, sys; d = sysconfig.get_config_var("LIBDIR"); \

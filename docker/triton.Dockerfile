@@ -5,6 +5,7 @@
 # deploy/triton/model_repository_gpu (onnxruntime backend + TensorRT FP16 on GPU).
 #   docker build -f docker/triton.Dockerfile -t mlmesh/triton:dev .
 FROM nvcr.io/nvidia/tritonserver:25.08-py3
+LABEL io.mlmesh.build="1"
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # Ubuntu's system Python is "externally managed": this image is that Python's only user.
 RUN pip install --break-system-packages "numpy<2" "onnxruntime>=1.18" "tokenizers>=0.19"

@@ -31,6 +31,23 @@ if ! docker info >/dev/null 2>&1; then
   exit 2
 fi
 
+# Disk: every stage of these builds carries the label io.mlmesh.build, so the
+# untagged stages that earlier builds left (the layer cache, ~1.4 GB per service
+# stage) can be dropped without touching anyone else's images. They are dropped
+# only when the engine's disk runs low; below MIN_FREE_GB even then: exit 3.
+MIN_FREE_GB=${MLMESH_IMAGES_MIN_FREE_GB:-20}
+root=$(docker info -f '{{.DockerRootDir}}')
+free_gb() { df -P -BG "$root" | awk 'NR == 2 { sub("G", "", $4); print $4 }'; }
+if [ "$(free_gb)" -lt "$MIN_FREE_GB" ]; then
+  say "disk: $(free_gb) GB free under $root: dropping the untagged stages of earlier mlmesh builds"
+  docker image prune -f --filter label=io.mlmesh.build >/dev/null
+fi
+if [ "$(free_gb)" -lt "$MIN_FREE_GB" ]; then
+  echo "images: only $(free_gb) GB free under $root; building needs ${MIN_FREE_GB} GB" \
+       "(MLMESH_IMAGES_MIN_FREE_GB). Free some, e.g. docker system prune" >&2
+  exit 3
+fi
+
 declare -A OFFICIAL=([PYTHON_BASE]=python:3.11.14-slim-bookworm [DEBIAN_BASE]=debian:12.12-slim
                      [MAVEN_BASE]=maven:3.9.11-eclipse-temurin-17)
 declare -A LOCAL=([PYTHON_BASE]=mlmesh/python-base:3.11-bookworm
@@ -108,7 +125,9 @@ for name in $IMAGES; do
   rm -f "$log"
   # the vfs driver copies every layer whole (~1.4 GB of venv per stage): drop
   # the untagged stages of earlier builds, or a few builds fill the disk
-  if [ "$(docker info -f '{{.Driver}}')" = vfs ]; then docker image prune -f >/dev/null; fi
+  if [ "$(docker info -f '{{.Driver}}')" = vfs ]; then
+    docker image prune -f --filter label=io.mlmesh.build >/dev/null
+  fi
   secs=$((SECONDS - t0))
   size=$(docker image inspect -f '{{.Size}}' "mlmesh/$name:$TAG")
   user=$(docker image inspect -f '{{.Config.User}}' "mlmesh/$name:$TAG")

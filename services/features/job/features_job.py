@@ -126,6 +126,16 @@ def on_time(args: argparse.Namespace) -> str:
     return sql.retained(RETENTION_MS) if args.mode == "tiles" else sql.ON_TIME
 
 
+def jvm_tmpdir(args: argparse.Namespace) -> None:
+    """The gateway JVM's java.io.tmpdir in the job's tmp dir: the table planner
+    loader unpacks a 44 MB jar there at every start, which a SIGKILLed JVM never
+    deletes (the launcher clears the tmp dir at start). Before the first Java object."""
+    if args.tmp_dir:
+        tmp = Path(args.tmp_dir).resolve()
+        tmp.mkdir(parents=True, exist_ok=True)
+        os.environ["JVM_ARGS"] = f"{os.environ.get('JVM_ARGS', '')} -Djava.io.tmpdir={tmp}".strip()
+
+
 def flink_config(args: argparse.Namespace) -> Configuration:
     conf = Configuration()
     ckpt = Path(args.checkpoint_dir).resolve().as_uri()
@@ -376,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log.info("checkpoints: %s", checked)
     embedded_python_path()
+    jvm_tmpdir(args)
     env = StreamExecutionEnvironment.get_execution_environment(flink_config(args))
     t_env = StreamTableEnvironment.create(env)
     build(env, t_env, args)
