@@ -8,6 +8,7 @@ VENV := .venv
 VENV_FLINK := .venv-flink
 VENV_TRITON := .venv-triton
 VENV_PROTOC := .venv-protoc
+VENV_MLFLOW := .venv-mlflow
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
 EDITABLE := --no-deps --no-build-isolation --config-settings editable_mode=compat \
@@ -47,6 +48,12 @@ $(VENV_TRITON)/.stamp: requirements/triton.in
 	$(VENV_TRITON)/bin/pip install $(PIP_FLAGS) -r requirements/triton.in
 	touch $@
 
+$(VENV_MLFLOW)/.stamp: requirements/mlflow.in
+	test -x $(VENV_MLFLOW)/bin/python || $(PYTHON) -m venv $(VENV_MLFLOW)
+	$(VENV_MLFLOW)/bin/pip install $(PIP_FLAGS) -U pip wheel
+	$(VENV_MLFLOW)/bin/pip install $(PIP_FLAGS) -r requirements/mlflow.in
+	touch $@
+
 $(VENV_PROTOC)/.stamp: requirements/protoc.in
 	test -x $(VENV_PROTOC)/bin/python || $(PYTHON) -m venv $(VENV_PROTOC)
 	$(VENV_PROTOC)/bin/pip install $(PIP_FLAGS) -r requirements/protoc.in
@@ -56,7 +63,7 @@ tools/buf/node_modules/.bin/buf: tools/buf/package.json
 	cd tools/buf && npm ci --no-audit --no-fund --silent
 	touch $@
 
-venvs: $(VENV)/.stamp $(VENV_FLINK)/.stamp $(VENV_TRITON)/.stamp $(VENV_PROTOC)/.stamp \
+venvs: $(VENV)/.stamp $(VENV_FLINK)/.stamp $(VENV_TRITON)/.stamp $(VENV_PROTOC)/.stamp $(VENV_MLFLOW)/.stamp \
        $(VENV)/.speedups.stamp
 
 # The optional C speedups (ingest's UserEvent scan and delivery reports): rebuilt

@@ -14,6 +14,7 @@ _PLUGINS = [
     "mlmesh.testing.triton",
     "mlmesh.testing.milvus",
     "mlmesh.testing.redis",
+    "mlmesh.testing.mlflow",
     "mlmesh.testing.stack",
 ]
 pytest_plugins = [p for p in _PLUGINS if importlib.util.find_spec(p) is not None]

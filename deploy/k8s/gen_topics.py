@@ -39,6 +39,7 @@ PROD_SIZING: dict[str, dict[str, Any]] = {
     "embeddings_written": {"partitions": 12},
     "predictions": {"partitions": 12},
     "alerts": {"partitions": 3},
+    "model-rollout": {"partitions": 1},  # one total order: the rollout log (inference.control)
     "user_events.dlq": {"partitions": 12},
     "documents.dlq": {"partitions": 3},
     "labels.dlq": {"partitions": 3},

@@ -7,12 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from inference.auth import ApiKeyInterceptor, parse_keys
+from inference.control import open_policy_source
 from inference.emitter import PredictionEmitter
 from inference.features import FeastOnlineReader, open_feature_store
 from inference.metrics import Instruments
 from inference.retrieval import MilvusRetriever
 from inference.rollback import AlertWatcher
-from inference.router import PolicyStore, Router
+from inference.router import PolicySource, Router
 from inference.servicer import Deps, InferenceServicer
 from inference.settings import Settings
 from inference.triton import TritonGateway
@@ -38,6 +39,7 @@ class Service:
     deps: Deps
     watcher: AlertWatcher | None
     pool: ThreadPoolExecutor
+    policies: PolicySource
     worker: int = 0
 
     @property
@@ -61,6 +63,9 @@ class Service:
             self.deps.emitter.close()
         self.deps.triton.close()
         self.deps.retriever.close()
+        close = getattr(self.policies, "close", None)
+        if close is not None:
+            close()
 
 
 def build(settings: Settings, worker: int = 0) -> Service:
@@ -96,7 +101,7 @@ def build(settings: Settings, worker: int = 0) -> Service:
             return ""
         return versions[-1] if versions else ""
 
-    store = PolicyStore(settings.routing_path())
+    store = open_policy_source(settings)
     router = Router(store, settings.routing_poll_s, fallback=latest_loaded)
     pool = ThreadPoolExecutor(max_workers=max(4, settings.max_workers // 2),
                               thread_name_prefix="inference-fanout")
@@ -124,7 +129,7 @@ def build(settings: Settings, worker: int = 0) -> Service:
     watcher = AlertWatcher(settings.kafka_bootstrap, settings.alerts_topic,
                            settings.alerts_group, store, on_rollback=rolled_back, extra=extra) \
         if settings.watch_alerts and worker == 0 else None
-    return Service(settings, server, servicer, router, deps, watcher, pool, worker)
+    return Service(settings, server, servicer, router, deps, watcher, pool, store, worker)
 
 
 def _serve(settings: Settings, worker: int) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, Message
 
-from inference.router import PolicyStore, RoutingPolicy
+from inference.router import PolicySource, RoutingPolicy
 from mlmesh.events.v1 import alert_pb2
 from mlmesh.kafka.config import consumer_config
 from mlmesh.kafka.serde import SerdeError, decode
@@ -50,7 +50,7 @@ def breach_version(alert: alert_pb2.Alert, policy: RoutingPolicy) -> str | None:
     return None
 
 
-def apply_alert(store: PolicyStore, alert: alert_pb2.Alert) -> RoutingPolicy | None:
+def apply_alert(store: PolicySource, alert: alert_pb2.Alert) -> RoutingPolicy | None:
     """Roll back what ``alert`` names; the new policy, or None if nothing changed."""
 
     def change(policy: RoutingPolicy) -> RoutingPolicy | None:
@@ -64,7 +64,7 @@ def apply_alert(store: PolicyStore, alert: alert_pb2.Alert) -> RoutingPolicy | N
 
 
 class AlertWatcher:
-    def __init__(self, bootstrap: str, topic: str, group: str, store: PolicyStore,
+    def __init__(self, bootstrap: str, topic: str, group: str, store: PolicySource,
                  on_rollback: Callable[[RoutingPolicy], None] | None = None,
                  extra: dict[str, str] | None = None) -> None:
         self.topic = topic

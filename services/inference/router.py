@@ -1,6 +1,6 @@
-"""Rollout routing: a policy file (YAML) decides which model version serves whom.
+"""Rollout routing: a policy decides which model version serves whom.
 
-Policy (``<state>/inference/routing.yaml`` by default)::
+Policy (as stored in the rollout log, or in a YAML file)::
 
     primary: "1"          # serves everyone not in the canary
     canary: "2"           # optional; serves canary_share of users, sticky per user
@@ -10,10 +10,12 @@ Policy (``<state>/inference/routing.yaml`` by default)::
     updated_at_ms: ...    # alerts raised before this instant are ignored
     history: [...]        # the last changes, newest last
 
-The file is re-read when its mtime changes (checked at most every ``poll_s``
-on the request path), so ``mlmesh rollout set/promote/rollback`` and the alert
-watcher switch traffic without a restart. Writers hold an ``flock`` and replace
-the file atomically.
+By default the policy lives in the rollout log that every replica follows
+(``inference.control``, Kafka topic ``model-rollout``); a file is the
+single-host alternative (``MLMESH_INFERENCE_ROUTING_FILE``), re-read when its
+mtime changes. Either way the router checks its source's stamp at most every
+``poll_s`` on the request path, so ``mlmesh rollout`` and the alert watcher
+switch traffic without a restart.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -52,6 +54,8 @@ class RoutingPolicy:
     previous: str = ""
     updated_at_ms: int = 0
     history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # position in the rollout log (inference.control); 0 in a policy file
+    revision: int = 0
 
     def validate(self) -> RoutingPolicy:
         if not 0.0 <= self.canary_share <= 1.0:
@@ -87,6 +91,7 @@ class RoutingPolicy:
                   for k in ("primary", "canary", "shadow", "previous") if k in data}
         return cls(canary_share=float(data.get("canary_share", 0.0) or 0.0),
                    updated_at_ms=int(data.get("updated_at_ms", 0) or 0),
+                   revision=int(data.get("revision", 0) or 0),
                    history=tuple(data.get("history") or ()), **kwargs).validate()
 
     def changed(self, action: str, **changes: Any) -> RoutingPolicy:
@@ -130,6 +135,22 @@ class RoutingPolicy:
         return None
 
 
+class PolicySource(Protocol):
+    """Where the policy lives: a file (:class:`PolicyStore`, one host) or the
+    rollout log every replica follows (:class:`inference.control.PolicyLog`)."""
+
+    @property
+    def path(self) -> Any: ...
+
+    def load(self) -> RoutingPolicy | None: ...
+
+    def stamp(self) -> object:
+        """Changes whenever the stored policy may have changed."""
+
+    def update(self, change: Callable[[RoutingPolicy], RoutingPolicy | None]
+               ) -> RoutingPolicy | None: ...
+
+
 class PolicyStore:
     """Read-modify-write of the policy file under an exclusive lock."""
 
@@ -145,6 +166,12 @@ class PolicyStore:
         if not isinstance(data, dict):
             raise ValueError(f"{self.path}: expected a mapping")
         return RoutingPolicy.from_dict(data)
+
+    def stamp(self) -> object:
+        try:
+            return self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
 
     def save(self, policy: RoutingPolicy) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,36 +203,30 @@ class PolicyStore:
 class Router:
     """The live policy of one process, hot-reloaded from the store."""
 
-    def __init__(self, store: PolicyStore, poll_s: float = 0.5,
+    def __init__(self, store: PolicySource, poll_s: float = 0.5,
                  fallback: Callable[[], str] | None = None) -> None:
         self.store = store
         self.poll_s = poll_s
         self.fallback = fallback
         self._lock = threading.Lock()
         self._policy = RoutingPolicy()
-        self._mtime: float | None = None
+        self._stamp: object = None
         self._checked = 0.0
         self.reload(force=True)
-
-    def _stat(self) -> float | None:
-        try:
-            return self.store.path.stat().st_mtime_ns / 1e9
-        except FileNotFoundError:
-            return None
 
     def reload(self, force: bool = False) -> RoutingPolicy:
         with self._lock:
             self._checked = time.monotonic()
-            mtime = self._stat()
-            if not force and mtime == self._mtime and \
-                    (mtime is not None or self._policy.primary):
+            stamp = self.store.stamp()
+            if not force and stamp == self._stamp and \
+                    (stamp is not None or self._policy.primary):
                 return self._policy
             try:
                 policy = self.store.load()
             except (ValueError, yaml.YAMLError) as exc:
                 log.error("invalid routing policy; keeping the last good one",
                           extra={"path": str(self.store.path), "error": str(exc)})
-                self._mtime = mtime
+                self._stamp = stamp
                 return self._policy
             if policy is None:
                 primary = self.fallback() if self.fallback else ""
@@ -214,7 +235,7 @@ class Router:
                 log.info("routing policy loaded", extra={
                     "primary": policy.primary, "canary": policy.canary,
                     "canary_share": policy.canary_share, "shadow": policy.shadow})
-            self._policy, self._mtime = policy, mtime
+            self._policy, self._stamp = policy, stamp
             return policy
 
     def current(self) -> RoutingPolicy:

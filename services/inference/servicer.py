@@ -254,8 +254,10 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         start = time.perf_counter()
         try:
             fv, reasons = self._read_features(request.user_id)
+            t = time.perf_counter()
             score = self._score(version, fv, Budget(max(budget.deadline,
                                                         time.monotonic() + 1.0)))
+            score_ms = (time.perf_counter() - t) * 1000
         except DomainError as exc:
             self._emit_error(request, request_id, version, "shadow", exc, start)
             return
@@ -263,7 +265,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
             request_id=request_id, score=score, model_name=SCORER_MODEL, model_version=version,
             route="shadow", degraded=bool(reasons), degraded_reasons=reasons,
             features=[pb.FeatureValue(name=n, value=fv.values[n], age_ms=fv.ages_ms[n])
-                      for n in FEATURE_NAMES])
+                      for n in FEATURE_NAMES],
+            # the scoring stage: what rollout gates compare against the primary's
+            latency=[pb.StageLatency(stage="score", ms=score_ms)])
         self._emit(request, resp, start)
 
     # -- PredictionMade --------------------------------------------------

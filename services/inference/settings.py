@@ -41,9 +41,11 @@ class Settings(MeshSettings):
     milvus_timeout_s: float = field(0.5, "cap on one Milvus search")
 
     # Rollouts.
+    rollout_topic: str = field("model-rollout", "the rollout log every replica follows "
+                                                "(routing policy per model, one record per change)")
     routing_file: Path | None = field(
-        None, "routing policy; default <state>/inference/routing.yaml")
-    routing_poll_s: float = field(0.5, "how often the routing file's mtime is checked")
+        None, "a routing policy file instead of the rollout log (one host only)")
+    routing_poll_s: float = field(0.5, "how often the router checks its policy source")
     alerts_topic: str = field("alerts", "monitor alerts; a breach for a version rolls it back")
     alerts_group: str = field("inference-rollback", "consumer group of the alert watcher")
     watch_alerts: bool = field(True, "consume alerts and roll back automatically")
@@ -65,8 +67,6 @@ class Settings(MeshSettings):
     semantic_cache_ttl_s: float = field(30.0, "semantic Search cache TTL")
     semantic_threshold: float = field(0.97, "cosine at or above which a cached search answers")
 
-    def routing_path(self) -> Path:
-        return self.routing_file or self.state_dir / "inference" / "routing.yaml"
 
     def repository_path(self) -> Path:
         return self.model_repository or self.state_dir / "triton" / "model_repository"

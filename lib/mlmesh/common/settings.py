@@ -30,6 +30,7 @@ GLOBAL_FIELDS: dict[str, str] = {
     "feast_online": "MLMESH_FEAST_ONLINE",
     "redis_url": "MLMESH_REDIS_URL",
     "kafka_security": "MLMESH_KAFKA_SECURITY",
+    "mlflow_uri": "MLMESH_MLFLOW_URI",
 }
 
 
@@ -54,6 +55,8 @@ class MeshSettings(BaseSettings):
     feast_repo: Path | None = None
     feast_online: str = "sqlite"
     redis_url: str = f"redis://127.0.0.1:{ports.REDIS}/0"
+    # The MLflow tracking server and model registry (runs, model versions).
+    mlflow_uri: str = f"http://127.0.0.1:{ports.MLFLOW}"
     # Extra librdkafka properties for every client, "k=v,k=v" (e.g. SASL/TLS).
     kafka_security: str = ""
     # Prometheus scrape port of this service's metrics (0 = disabled).

@@ -42,6 +42,25 @@ class Trained:
     estimator: Any
     onnx: bytes
     metrics: Metrics
+    holdout: np.ndarray = field(default_factory=lambda: np.arange(0))  # row indices
+
+
+def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, float]:
+    """Brier score and expected calibration error (equal-width bins)."""
+    if not len(y):
+        return {"brier": float("nan"), "ece": float("nan")}
+    brier = float(np.mean((p - y) ** 2))
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    ece = sum(abs(float(p[idx == b].mean()) - float(y[idx == b].mean())) * (idx == b).mean()
+              for b in range(bins) if (idx == b).any())
+    return {"brier": brier, "ece": float(ece)}
+
+
+def evaluate(onnx: bytes, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """AUC and calibration of an ONNX scorer on (x, y): the champion's figures
+    on the candidate's holdout."""
+    scores = onnx_scores(onnx, x)
+    return {"auc": _auc(y, scores), **calibration(y, scores)}
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -105,5 +124,5 @@ def train(x: np.ndarray, y: np.ndarray, test_fraction: float = 0.3, seed: int = 
         log_loss=float(log_loss(yt, np.clip(proba, 1e-6, 1 - 1e-6), labels=[0, 1])),
         baseline_log_loss=float(log_loss(yt, base, labels=[0, 1])),
         train_rows=len(train_idx), test_rows=len(test_idx), positives_test=int(yt.sum()),
-        onnx_max_abs_diff=diff)
-    return Trained(clf, onnx, metrics)
+        onnx_max_abs_diff=diff, extra=calibration(yt, proba))
+    return Trained(clf, onnx, metrics, test_idx)

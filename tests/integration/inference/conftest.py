@@ -50,6 +50,9 @@ class Env:
                      model_version: str = "1") -> list[str]:
         return write_chunks(self, store, user_id, texts, source, model_version)
 
+    def scorer_onnx(self, flip: bool) -> bytes:
+        return scorer_onnx(flip)
+
     def stub(self, svc: Service) -> tuple[grpc.Channel, pb_grpc.InferenceServiceStub]:
         return stub_for(svc)
 

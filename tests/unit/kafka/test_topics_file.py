@@ -11,6 +11,7 @@ DATA_TOPICS = {
     "user_events": 6, "documents": 3, "labels": 3, "feature_updates": 6,
     "embeddings_written": 3, "predictions": 6, "alerts": 1,
 }
+CONTROL_TOPICS = {"model-rollout"}  # no dead-letter twin: written by the mesh's own tools
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,14 @@ def test_every_data_topic_has_a_dlq_with_longer_retention(specs: dict) -> None:
         assert dlq.is_dlq and 1 <= dlq.partitions <= 3
         assert int(dlq.config["retention.ms"]) > int(specs[name].config["retention.ms"])
         assert dlq.config["cleanup.policy"] == "delete"
-    assert set(specs) == set(DATA_TOPICS) | {f"{n}.dlq" for n in DATA_TOPICS}
+    assert set(specs) == set(DATA_TOPICS) | {f"{n}.dlq" for n in DATA_TOPICS} | CONTROL_TOPICS
+
+
+def test_the_rollout_log_is_one_partition_kept_forever(specs: dict) -> None:
+    # one total order for compare-and-set; the log is the audit history
+    rollout = specs["model-rollout"]
+    assert rollout.partitions == 1 and int(rollout.config["retention.ms"]) == -1
+    assert rollout.config["cleanup.policy"] == "delete"
 
 
 def test_alerts_compact_and_delete_others_delete(specs: dict) -> None:

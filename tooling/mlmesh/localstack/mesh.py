@@ -33,6 +33,13 @@ def redis_factory(ctx: StackContext) -> Component:
     return RedisComponent(ctx.state_dir, port=url.port or ports.REDIS)
 
 
+def mlflow_factory(ctx: StackContext) -> Component:
+    from mlmesh.localstack.mlflow import MlflowComponent
+
+    uri = urlsplit(ctx.env.get("MLMESH_MLFLOW_URI", f"http://127.0.0.1:{ports.MLFLOW}"))
+    return MlflowComponent(ctx.state_dir, port=uri.port or ports.MLFLOW)
+
+
 def triton_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack.triton import TritonComponent
 
@@ -112,9 +119,12 @@ def load_scoring_model(component: Component, ctx: StackContext) -> None:
                                  for v in versions.iterdir()):
         component.load_model("risk_scorer")
         return
+    from mlmesh.localstack.stack import entries
+
+    registry = [] if entries(["mlflow"])[0].enabled(ctx) else ["--no-registry"]
     subprocess.run([sys.executable, "-m", "mlmesh.cli.main", "train", "--workload", "400",
                     "--repository", str(component.model_repository),
-                    "--triton-http", component.http_url], check=True, cwd=repo_root(),
+                    "--triton-http", component.http_url, *registry], check=True, cwd=repo_root(),
                    env=ctx.service_env(), stdout=subprocess.DEVNULL)
 
 

@@ -91,6 +91,7 @@ COMPONENTS: list[ComponentEntry] = [
     ComponentEntry("redis", "mlmesh.localstack.mesh:redis_factory",
                    enabled_when="MLMESH_FEAST_ONLINE=redis"),
     ComponentEntry("milvus", "mlmesh.localstack.mesh:milvus_factory"),
+    ComponentEntry("mlflow", "mlmesh.localstack.mesh:mlflow_factory"),
     ComponentEntry("triton", "mlmesh.localstack.mesh:triton_factory",
                    after_start="mlmesh.localstack.mesh:load_scoring_model"),
     ComponentEntry("features-job", "mlmesh.localstack.mesh:features_job_factory"),

@@ -1,0 +1,172 @@
+"""Progressive delivery with gates (#26), on two live inference replicas, real
+Triton, Kafka and MLflow: a good candidate walks shadow -> 5 -> 25 -> 50 % and
+becomes the primary; a deliberately bad one (its scores inverted) is rolled
+back at its first gate with the reason in the rollout log, in MLflow and on the
+alerts topic; a candidate the serving contract cannot feed is refused with
+nothing changed."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+
+from inference.app import Service, build
+from inference.contract import FEATURE_NAMES
+from inference.control import PolicyLog
+from inference.delivery.controller import Controller, Outcome, Plan, RolloutRefused, check_candidate
+from inference.delivery.gates import GateConfig
+from inference.training.registry import publish, versions
+from inference.training.tracking import Registry
+from inference.triton import TritonGateway
+from mlmesh.events.v1 import alert_pb2
+from mlmesh.inference.v1 import inference_service_pb2 as pb
+from mlmesh.kafka.serde import decode
+from mlmesh.kafka.topics import TopicSpec, ensure_topics
+from mlmesh.testing.kafka import consume_all
+
+CARD = {"features": list(FEATURE_NAMES), "note": "rollout gate test"}
+
+
+def _publish(env: Any, registry: Registry, flip: bool) -> str:
+    comp = env.triton.component
+    registry.adopt(comp.model_repository, versions(comp.model_repository))
+    onnx = env.scorer_onnx(flip=flip)
+    _run_id, version = registry.log_training(
+        card={**CARD, "data_window": {"labels_source": "test"}}, params={"flip": flip},
+        metrics={"holdout_auc": 0.0 if flip else 1.0}, onnx=onnx, run_name="gate-test")
+    publish(comp.model_repository, onnx, CARD, version=int(version))
+    comp.load_model("risk_scorer")
+    return version
+
+
+@pytest.fixture
+def mesh(inference_env: Any, mlflow_uri: str) -> Any:
+    topic = f"t.model-rollout.{uuid.uuid4().hex[:8]}"
+    ensure_topics(inference_env.kafka, [TopicSpec(topic, 1, config={"retention.ms": "-1"})])
+    settings = inference_env.settings(
+        routing_file=None, rollout_topic=topic, mlflow_uri=mlflow_uri,
+        model_repository=inference_env.triton.component.model_repository)
+    replicas = [build(settings).start(), build(settings).start()]
+    log = PolicyLog(inference_env.kafka, topic, "risk_scorer").start()
+    registry = Registry(mlflow_uri)
+    try:
+        yield settings, replicas, log, registry
+    finally:
+        log.close()
+        for r in replicas:
+            r.stop(0)
+
+
+def _traffic(env: Any, replicas: list[Service], stop: threading.Event) -> None:
+    stubs = [env.stub(r) for r in replicas]
+    users = [f"g-{i}-{uuid.uuid4().hex[:4]}" for i in range(400)]
+    i = 0
+    while not stop.is_set():
+        _channel, stub = stubs[i % 2]
+        with contextlib.suppress(grpc.RpcError):  # the gates count failures, not us
+            stub.Predict(pb.PredictRequest(user_id=users[i % len(users)]), timeout=5)
+        i += 1
+    for channel, _stub in stubs:
+        channel.close()
+
+
+def _rollout(env: Any, mesh: Any, version: str, plan: Plan) -> tuple[Outcome, list[Any]]:
+    settings, replicas, log, registry = mesh
+    events: list[Any] = []
+    stop = threading.Event()
+    driver = threading.Thread(target=_traffic, args=(env, replicas, stop), daemon=True)
+    driver.start()
+    try:
+        out = Controller(settings, log, plan, registry,
+                         on_event=lambda kind, data: events.append((kind, data))).run(version)
+    finally:
+        stop.set()
+        driver.join(10)
+    return out, events
+
+
+def _tags(mlflow_uri: str, version: str) -> dict[str, str]:
+    q = urllib.parse.urlencode({"name": "risk_scorer", "version": version})
+    with urllib.request.urlopen(f"{mlflow_uri}/api/2.0/mlflow/model-versions/get?{q}") as r:
+        mv = json.loads(r.read())["model_version"]
+    return {t["key"]: t["value"] for t in mv.get("tags", [])}
+
+
+# latency limits wide: two replicas, Triton and the traffic share 2 cores here;
+# the latency gate's logic is unit-tested (test_rollout_gates_unit)
+PLAN = Plan(hold_s=1.0, max_hold_s=60.0, tick_s=0.1,
+            gates=GateConfig(min_requests=20, max_p99_ratio=3.0, p99_slack_ms=100.0))
+
+
+def test_a_good_candidate_reaches_primary_through_every_step(
+        inference_env: Any, mesh: Any, mlflow_uri: str) -> None:
+    _settings, replicas, log, registry = mesh
+    log.update(lambda p: p.set(primary="1", canary="", canary_share=0.0, shadow=""))
+    good = _publish(inference_env, registry, flip=False)
+    out, events = _rollout(inference_env, mesh, good, PLAN)
+    assert out.promoted, (out.reason, out.steps)
+    assert [s["step"] for s in out.steps] == ["shadow", "canary 5%", "canary 25%",
+                                              "canary 50%"]
+    assert all(s["candidate_requests"] >= 20 and s["score_psi"] < 0.25 for s in out.steps)
+    kinds = [kind for kind, _data in events]
+    assert kinds.count("step") == kinds.count("passed") == 4 and kinds[-1] == "promoted"
+    policy = log.load()
+    assert policy is not None and (policy.primary, policy.previous) == (good, "1")
+    deadline = time.monotonic() + 10
+    while {r.router.current().primary for r in replicas} != {good}:
+        assert time.monotonic() < deadline, "replicas did not follow the promotion"
+        time.sleep(0.1)
+    assert _tags(mlflow_uri, good)["mlmesh.stage"] == "primary"
+    log.update(lambda p: p.set(primary="1", canary="", canary_share=0.0, shadow=""))
+
+
+def test_a_bad_candidate_is_rolled_back_at_its_first_gate(
+        inference_env: Any, mesh: Any, mlflow_uri: str) -> None:
+    settings, _replicas, log, registry = mesh
+    log.update(lambda p: p.set(primary="1", canary="", canary_share=0.0, shadow=""))
+    bad = _publish(inference_env, registry, flip=True)
+    out, _events = _rollout(inference_env, mesh, bad, PLAN)
+    assert not out.promoted and out.step == "shadow", (out.step, out.reason)
+    assert "PSI" in out.reason
+    policy = log.load()
+    assert policy is not None and policy.primary == "1" and bad not in policy.versions()
+    last = policy.history[-1]
+    assert last["action"] == "rollback" and "PSI" in last["reason"]
+    tags = _tags(mlflow_uri, bad)
+    assert tags["mlmesh.stage"] == "rolled_back" and "PSI" in tags["mlmesh.rollback_reason"]
+    alerts = [decode(alert_pb2.Alert, value)
+              for _key, value in consume_all(inference_env.kafka, settings.alerts_topic,
+                                             timeout=10)]
+    assert any(a.rule == "rollout_gate" and a.labels["model_version"] == bad
+               and "PSI" in a.message for a in alerts)
+
+
+def test_a_candidate_the_contract_cannot_feed_is_refused_untouched(
+        inference_env: Any, mesh: Any) -> None:
+    settings, _replicas, log, registry = mesh
+    log.update(lambda p: p.set(primary="1", canary="", canary_share=0.0, shadow=""))
+    before = log.load()
+    comp = inference_env.triton.component
+    wrong = publish(comp.model_repository, inference_env.scorer_onnx(flip=False),
+                    {"features": list(FEATURE_NAMES)[:-1]}).name
+    triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
+                           settings.embedding_model)
+    try:
+        with pytest.raises(RolloutRefused, match="disagrees with the feature contract"):
+            check_candidate(wrong, settings, triton, None)
+        with pytest.raises(RolloutRefused, match="unknown"):
+            check_candidate("9999", settings, triton, None)
+        with pytest.raises(RolloutRefused, match="not registered in MLflow"):
+            check_candidate(wrong, settings, triton, registry)
+    finally:
+        triton.close()
+    assert log.load() == before
