@@ -4,7 +4,7 @@
 # image variables docker-compose.yml reads (`make compose-up` passes it).
 #
 #   service images: ingest feature-writer embedder inference monitor features-local
-#   server images:  kafka redis milvus triton (CPU, from the nvidia-pytriton wheel)
+#   server images:  kafka redis milvus triton (CPU, from the nvidia-pytriton wheel) mlflow
 #
 # Base images are build arguments, the official ones by default
 # (python:3.11.14-slim-bookworm, debian:12.12-slim, maven:3.9.11-eclipse-temurin-17).
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TAG=${TAG:-dev}
-ALL="ingest feature-writer embedder inference monitor features-local kafka redis milvus triton"
+ALL="ingest feature-writer embedder inference monitor features-local kafka redis milvus triton mlflow"
 IMAGES=${IMAGES:-$ALL}
 OUT=${IMAGES_REPORT:-bench/results/images.json}
 ENV_OUT=${IMAGES_ENV:-.mlmesh/images.env}
@@ -97,7 +97,8 @@ declare -A FILE=([ingest]=services/ingest/Dockerfile [embedder]=services/embedde
                  [feature-writer]=services/features/Dockerfile
                  [features-local]=services/features/Dockerfile
                  [kafka]=docker/kafka.Dockerfile [redis]=docker/redis.Dockerfile
-                 [milvus]=docker/milvus.Dockerfile [triton]=docker/triton-cpu.Dockerfile)
+                 [milvus]=docker/milvus.Dockerfile [triton]=docker/triton-cpu.Dockerfile
+                 [mlflow]=docker/mlflow.Dockerfile)
 declare -A TARGET=([feature-writer]=writer [features-local]=local)
 declare -A NEEDS=([features-local]="PYTHON_BASE MAVEN_BASE" [kafka]="MAVEN_BASE DEBIAN_BASE"
                   [redis]=DEBIAN_BASE [milvus]="PYTHON_BASE DEBIAN_BASE")
@@ -155,7 +156,7 @@ mkdir -p "$(dirname "$ENV_OUT")"
 {
   echo "# written by tools/images.sh: docker-compose --env-file $ENV_OUT ..."
   echo "MLMESH_IMAGE_TAG=$TAG"
-  for server in kafka redis milvus triton; do
+  for server in kafka redis milvus triton mlflow; do
     if docker image inspect "mlmesh/$server:$TAG" >/dev/null 2>&1; then
       echo "MLMESH_${server^^}_IMAGE=mlmesh/$server:$TAG"
     fi

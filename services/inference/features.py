@@ -35,6 +35,18 @@ class FeatureVector:
         return max(ages) if ages else -1.0
 
 
+def mesh_feature_store(repo_path: Path | None, state_dir: Path, online: str,
+                       redis_url: str) -> Any:
+    """The mesh's ``features.store.FeastStore`` (its offline tile deltas: what
+    training joins), or None when ``repo_path`` is a Feast repo of the user's."""
+    from features.store import FeastStore
+
+    default_repo = Path(__file__).resolve().parents[1] / "features" / "feature_repo"
+    if repo_path is None or Path(repo_path).resolve() == default_repo:
+        return FeastStore(state_dir, online=online, redis_url=redis_url)
+    return None
+
+
 def open_feature_store(repo_path: Path | None, state_dir: Path, online: str,
                        redis_url: str) -> Any:
     """The mesh's Feast store. With no ``repo_path`` (or the checkout's

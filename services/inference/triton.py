@@ -88,6 +88,14 @@ class TritonGateway:
         except Exception:
             return False
 
+    def load_scorer(self, timeout_s: float = 120.0) -> None:
+        """Repository load of the scorer (explicit model control): Triton picks
+        up version directories published since its last load."""
+        try:
+            self._client.load_model(self.scorer_model, client_timeout=timeout_s)
+        except Exception as exc:
+            raise self._error(exc, f"load {self.scorer_model}") from exc
+
     def probe(self) -> bool:
         return bool(self._client.is_server_ready(client_timeout=2.0)
                     and self._client.is_model_ready(self.embedding_model, client_timeout=2.0)

@@ -53,6 +53,7 @@ class Plan:
     hold_s: float = 30.0
     max_hold_s: float = 120.0
     shares: tuple[float, ...] = SHARES
+    shadow: bool = True  # False: straight to the first canary share
     require_approval: bool = False
     approval_timeout_s: float = 3600.0
     gates: GateConfig = field(default_factory=GateConfig)
@@ -89,8 +90,13 @@ def check_candidate(version: str, settings: Settings, triton: TritonGateway,
             f"{card.get('features', [])[:3]}..., serving sends {len(FEATURE_NAMES)} "
             f"{list(FEATURE_NAMES)[:3]}...")
     if not triton.version_ready(version):
-        raise RolloutRefused(f"version {version} is not loaded on Triton (load the model "
-                             "repository: `mlmesh train --triton-http ...` does)")
+        try:  # published after Triton's last repository load: load it now
+            triton.load_scorer()
+        except TritonFailed as exc:
+            raise RolloutRefused(f"version {version} fails to load on Triton: {exc}") from exc
+        if not triton.version_ready(version):
+            raise RolloutRefused(f"version {version} is not ready on Triton after a "
+                                 "repository load (does Triton read this repository?)")
     try:
         triton.score(version, [[0.0] * len(FEATURE_NAMES)], 5.0)
     except TritonFailed as exc:
@@ -154,6 +160,8 @@ class Controller:
             steps: list[tuple[str, dict[str, Any]]] = [("shadow", {"shadow": version,
                                                                    "canary": "",
                                                                    "canary_share": 0.0})]
+            if not self.plan.shadow:
+                steps = []
             steps += [(f"canary {share:.0%}", {"canary": version, "canary_share": share,
                                                "shadow": ""}) for share in self.plan.shares]
             for name, fields in steps:

@@ -87,10 +87,37 @@ def labels_from_topic(bootstrap: str, topic: str = "labels", timeout_s: float = 
     return normalise_labels(pd.DataFrame(rows))
 
 
+def tiles_training_set(store: Any, labels: pd.DataFrame,
+                       features: tuple[str, ...] = FEATURE_NAMES,
+                       gap_ms: int | None = None) -> TrainingSet:
+    """Point-in-time values for ``labels`` from the mesh's own offline store:
+    each user's tile deltas up to the label time folded by the definition
+    serving uses (``features.offline.historical``; ``store`` is the mesh's
+    ``features.store.FeastStore``)."""
+    from features.catalog import DEFAULT_SESSION_GAP_S
+    from features.offline import historical
+
+    rows = [(str(u), int(pd.Timestamp(t).timestamp() * 1000))
+            for u, t in zip(labels[ENTITY_KEY], labels["event_timestamp"], strict=True)]
+    values = historical(store, rows, gap_ms or DEFAULT_SESSION_GAP_S * 1000)
+    frame = labels[[ENTITY_KEY, "event_timestamp", "label"]].reset_index(drop=True).copy()
+    for name in features:
+        frame[name] = [float(v.get(name, DEFAULTS[name])) for v in values]
+    known = frame[list(features)].ne(0).any(axis=1).sum()
+    log.info("training set built from tiles",
+             extra={"rows": len(frame), "rows_with_features": int(known)})
+    return TrainingSet(frame.sort_values("event_timestamp").reset_index(drop=True))
+
+
 def build_training_set(store: Any, labels: pd.DataFrame, feature_service: str,
                        features: tuple[str, ...] = FEATURE_NAMES) -> TrainingSet:
     """Point-in-time join of ``labels`` (user_id, event_timestamp, label) with the
-    feature service's views in Feast's offline store."""
+    feature service's views in Feast's offline store; for the mesh's own store,
+    from its tile deltas (:func:`tiles_training_set`)."""
+    from features.store import FeastStore
+
+    if isinstance(store, FeastStore):
+        return tiles_training_set(store, labels, features)
     service = store.get_feature_service(feature_service)
     entity_df = labels[[ENTITY_KEY, "event_timestamp", "label"]].copy()
     entity_df["_row"] = np.arange(len(entity_df))

@@ -42,7 +42,7 @@ SHARED_ENV = (
     "MLMESH_REDIS_URL",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 )
-EXTERNAL_SECRETS = {"mlmesh-object-store", "mlmesh-milvus-storage"}
+EXTERNAL_SECRETS = {"mlmesh-object-store", "mlmesh-milvus-storage", "mlmesh-mlflow-db"}
 
 
 def of(objs: tuple[Obj, ...], kind: str) -> list[Obj]:

@@ -111,8 +111,8 @@ def _start(source: Any, args: argparse.Namespace) -> int:
     finally:
         triton.close()
     plan = Plan(hold_s=args.hold, max_hold_s=max(args.max_hold, args.hold),
-                require_approval=args.require_approval,
-                gates=GateConfig(min_requests=args.min_requests))
+                require_approval=args.require_approval, shadow=not args.skip_shadow,
+                gates=GateConfig(min_requests=args.min_requests, max_psi=args.max_psi))
 
     def event(kind: str, data: dict[str, Any]) -> None:
         if args.json:
@@ -190,8 +190,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="start: longest a step waits for enough traffic")
     p.add_argument("--min-requests", type=int, default=50,
                    help="start: answers of each version a step needs")
+    p.add_argument("--max-psi", type=float, default=0.25,
+                   help="start: largest score-distribution shift (PSI) against the primary")
     p.add_argument("--require-approval", action="store_true",
                    help="start: wait for `mlmesh rollout approve` before 100%%")
+    p.add_argument("--skip-shadow", action="store_true",
+                   help="start: straight to the first canary share")
     p.add_argument("--no-registry", action="store_true", help="start: without MLflow")
     p.add_argument("--at", help="history: which policy served at this time (ISO or epoch)")
     p.add_argument("--json", action="store_true")

@@ -37,12 +37,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                                                seed=args.seed)
         source = f"synthetic workload (users={args.workload}, seed={args.seed}): not mesh data"
     else:
-        from inference.features import open_feature_store
+        from inference.features import mesh_feature_store, open_feature_store
         from mlmesh.client_settings import ClientSettings
 
         client = ClientSettings()
-        store = open_feature_store(args.feast_repo or client.feast_repo, client.state_dir,
-                                   client.feast_online, client.redis_url)
+        repo = args.feast_repo or client.feast_repo
+        # the mesh's own store: its tile deltas, folded as serving folds them;
+        # a Feast repo of yours: its feature service's views
+        store = mesh_feature_store(repo, client.state_dir, client.feast_online,
+                                   client.redis_url) or \
+            open_feature_store(repo, client.state_dir, client.feast_online, client.redis_url)
         if args.labels:
             labels, source = labels_from_parquet(Path(args.labels)), str(args.labels)
         else:

@@ -5,6 +5,7 @@ the service's Settings and the launcher that must probe it)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from mlmesh.common import ports
@@ -118,14 +119,34 @@ def load_scoring_model(component: Component, ctx: StackContext) -> None:
     if versions.exists() and any(v.name.isdigit() and (v / "model.onnx").exists()
                                  for v in versions.iterdir()):
         component.load_model("risk_scorer")
-        return
-    from mlmesh.localstack.stack import entries
+    else:
+        from mlmesh.localstack.stack import entries
 
-    registry = [] if entries(["mlflow"])[0].enabled(ctx) else ["--no-registry"]
-    subprocess.run([sys.executable, "-m", "mlmesh.cli.main", "train", "--workload", "400",
-                    "--repository", str(component.model_repository),
-                    "--triton-http", component.http_url, *registry], check=True, cwd=repo_root(),
-                   env=ctx.service_env(), stdout=subprocess.DEVNULL)
+        registry = [] if entries(["mlflow"])[0].enabled(ctx) else ["--no-registry"]
+        subprocess.run([sys.executable, "-m", "mlmesh.cli.main", "train", "--workload", "400",
+                        "--repository", str(component.model_repository),
+                        "--triton-http", component.http_url, *registry], check=True,
+                       cwd=repo_root(), env=ctx.service_env(), stdout=subprocess.DEVNULL)
+    seed_rollout(component.model_repository, ctx)
+
+
+def seed_rollout(repository: Path, ctx: StackContext) -> None:
+    """An empty rollout log gets the newest published version as its primary
+    (action ``bootstrap``), so every replica, `mlmesh rollout` and the rollout
+    controller start from a named primary; a log that has one is left alone."""
+    from inference.control import PolicyLog
+    from inference.training.registry import versions
+
+    found = versions(repository)
+    if not found:
+        return
+    topic = ctx.env.get("MLMESH_INFERENCE_ROLLOUT_TOPIC", "model-rollout")
+    log = PolicyLog(ctx.kafka_bootstrap, topic, "risk_scorer").start(30)
+    try:
+        log.update(lambda p: None if p.primary else
+                   p.changed("bootstrap", primary=str(found[-1])))
+    finally:
+        log.close()
 
 
 def inference_factory(ctx: StackContext) -> Component:
