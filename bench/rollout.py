@@ -179,7 +179,11 @@ def run(rounds: int) -> dict[str, Any]:
                     log.update(lambda p: p.set(primary="1", canary="", canary_share=0.0,
                                                shadow=""))
                     # a failing canary: breach -> no replica routes to it
-                    bad = publish(repo, _scorer(len(FEATURE_NAMES) + 1), card).name
+                    broken = _scorer(len(FEATURE_NAMES) + 1)
+                    _run_id, bad = registry.log_training(
+                        card={**card, "data_window": {}}, params={"bench": i}, metrics={},
+                        onnx=broken, run_name="bench-broken")
+                    publish(repo, broken, card, int(bad))
                     triton.load_model("risk_scorer")
                     start_ms = int(time.time() * 1000)
                     ctl = Controller(settings, log, Plan(**{**plan.__dict__, "shadow": False,

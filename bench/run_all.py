@@ -32,6 +32,7 @@ BENCHES: list[tuple[str, str, list[str], int]] = [
     ("embedder", "bench.embedder", [], 1200),
     ("inference", "bench.inference", [], 1200),
     ("monitor", "bench.monitor", [], 900),
+    ("rollout", "bench.rollout", [], 900),
 ]
 
 

@@ -93,7 +93,7 @@ class DriftRetrainer:
                     self.handle(decode(alert_pb2.Alert, msg.value()))
                 except SerdeError as exc:
                     log.warning("undecodable alert ignored", extra={"reason": exc.reason})
-                self.consumer.commit(msg, asynchronous=False)
+                self.consumer.commit(message=msg, asynchronous=False)
         finally:
             self.consumer.close()
             if self._worker is not None:

@@ -15,7 +15,8 @@ RUNTIME = ("data/kafka/meta.properties", "kafka/cluster_id",
            "features/checkpoints/abc/chk-1/_metadata", "features/online.db",
            "features/offline/part-0.parquet", "milvus/milvus/milvus.db",
            "triton/model_repository/risk_scorer/2/model.onnx", "inference/routing.yaml",
-           "monitor/mlmesh-monitor/tables.db", "logs/kafka.log", "run/kafka.json")
+           "monitor/mlmesh-monitor/tables.db", "logs/kafka.log", "run/kafka.json",
+           "mlflow/mlflow.db", "mlflow/artifacts/1/abc/artifacts/model/model.onnx")
 BUILT = ("jars/kafka/kafka-clients.jar", "models/minilm/model.onnx", "tools/buf",
          "compose/triton/cpu/risk_scorer/1/model.onnx", "images.env")
 

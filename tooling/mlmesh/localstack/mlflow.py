@@ -10,22 +10,13 @@ registry's traffic is a training run now and then and the rollout controller.
 from __future__ import annotations
 
 import os
-import urllib.request
 from pathlib import Path
 
+from inference.training.tracking import reachable
 from mlmesh.common import ports
 from mlmesh.localstack.base import LocalServer
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def answers(uri: str, timeout: float = 2.0) -> bool:
-    """True when the MLflow server at ``uri`` answers its /health (never raises)."""
-    try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
 
 
 class MlflowComponent(LocalServer):
@@ -47,7 +38,7 @@ class MlflowComponent(LocalServer):
         return {"http": self.uri}
 
     def healthy(self) -> bool:
-        return answers(self.uri)
+        return reachable(self.uri, timeout=2.0)
 
     def prepare(self) -> tuple[dict[str, str] | None, Path | None]:
         if not (self.venv / "bin" / "mlflow").exists():

@@ -6,9 +6,10 @@ Kept: what is built or downloaded, not produced by running the mesh (jars,
 models, tools, rendered manifests, the compose model repository, the image
 variables). Everything else in the state dir is runtime state: Kafka's data and
 cluster id, Flink checkpoints and savepoints, Feast online/offline data and
-registry, Milvus and Redis data, Triton's published model versions, rollout
-state, the monitor's tables, logs, pid records and the demo's own state. A new
-kind of state is removed by default; a new artefact must be listed here.
+registry, Milvus and Redis data, Triton's published model versions, MLflow's
+runs and model registry, rollout state, the monitor's tables, logs, pid
+records and the demo's own state. A new kind of state is removed by default; a
+new artefact must be listed here.
 """
 
 from __future__ import annotations
