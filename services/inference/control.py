@@ -130,7 +130,9 @@ class PolicyLog:
             return self._policy if self._policy.revision else None
 
     def stamp(self) -> object:
-        return self._policy.revision
+        """The revision; None while the log is empty (the router then keeps
+        asking its fallback, e.g. until Triton has loaded a version)."""
+        return self._policy.revision or None
 
     def history(self) -> list[LoggedPolicy]:
         with self._cond:

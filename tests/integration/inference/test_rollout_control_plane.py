@@ -14,6 +14,7 @@ import pytest
 
 from inference.app import build
 from inference.control import PolicyLog
+from inference.training.registry import versions
 from mlmesh.inference.v1 import inference_service_pb2 as pb
 from mlmesh.kafka.topics import TopicSpec, ensure_topics
 
@@ -32,6 +33,10 @@ def test_two_replicas_follow_one_rollout_within_seconds(inference_env: Any,
     replicas = [build(settings).start(), build(settings).start()]
     writer = PolicyLog(inference_env.kafka, rollout_topic, "risk_scorer").start()
     try:
+        # an empty log: the routers keep asking their fallback (newest loaded version)
+        assert writer.load() is None and writer.stamp() is None
+        newest = str(versions(inference_env.triton.component.model_repository)[-1])
+        assert {r.router.current().primary for r in replicas} == {newest}
         writer.update(lambda p: p.set(primary="1", canary="", canary_share=0.0, shadow=""))
         user = f"cp-{uuid.uuid4().hex[:6]}"
         stubs = [inference_env.stub(r) for r in replicas]

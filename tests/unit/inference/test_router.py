@@ -75,3 +75,26 @@ def test_router_keeps_last_good_policy_on_a_broken_file(tmp_path: Path) -> None:
     later = time.time() + 5
     os.utime(tmp_path / "routing.yaml", (later, later))
     assert router.current().primary == "4"
+
+
+def test_an_empty_source_keeps_asking_the_fallback(tmp_path: Path) -> None:
+    """Until the first policy is written, the router asks its fallback (the
+    newest version Triton has loaded) at every poll, not only once."""
+
+    class EmptyLog:
+        path = "kafka:model-rollout/risk_scorer"
+
+        def load(self) -> RoutingPolicy | None:
+            return None
+
+        def stamp(self) -> object:
+            return None
+
+        def update(self, change: object) -> RoutingPolicy | None:
+            return None
+
+    loaded: list[str] = []
+    router = Router(EmptyLog(), poll_s=0.0, fallback=lambda: loaded[-1] if loaded else "")
+    assert router.current().primary == ""
+    loaded.append("3")  # Triton came up
+    assert router.current().primary == "3"
