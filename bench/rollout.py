@@ -168,7 +168,7 @@ def run(rounds: int) -> dict[str, Any]:
                     triton.load_model("risk_scorer")
                     check_candidate(version, settings, gateway, registry)
                     ctl = Controller(settings, log, Plan(**{**plan.__dict__, "shares": ()}),
-                                     registry)
+                                     registry, triton=gateway)
                     worker = threading.Thread(target=ctl.run, args=(version,))
                     worker.start()
                     first = _first(kafka, settings.predictions_topic, int(t0 * 1000),
@@ -187,7 +187,8 @@ def run(rounds: int) -> dict[str, Any]:
                     triton.load_model("risk_scorer")
                     start_ms = int(time.time() * 1000)
                     ctl = Controller(settings, log, Plan(**{**plan.__dict__, "shadow": False,
-                                                            "shares": (0.25,)}))
+                                                            "shares": (0.25,)}),
+                                     triton=gateway)
                     result: dict[str, Any] = {}
                     worker = threading.Thread(
                         target=lambda b=bad, c=ctl, res=result: res.update(out=c.run(b)))

@@ -33,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
                             artifacts_map=GPU_ARTIFACTS)
     scorer = cpu / "risk_scorer"
     if not any(v.name.isdigit() and (v / "model.onnx").exists() for v in scorer.iterdir()):
+        # before the compose mesh (and its MLflow) runs: no registry yet; a
+        # training run against the compose MLflow adopts this version first
         subprocess.run([sys.executable, "-m", "mlmesh.cli.main", "train", "--workload", "400",
-                        "--repository", str(cpu)], check=True, cwd=root,
+                        "--repository", str(cpu), "--no-registry"], check=True, cwd=root,
                        stdout=subprocess.DEVNULL)
     versions = sorted(v.name for v in scorer.iterdir() if v.name.isdigit())
     sys.stdout.write(f"compose model repository: {args.dest} "

@@ -96,6 +96,23 @@ class TritonGateway:
         except Exception as exc:
             raise self._error(exc, f"load {self.scorer_model}") from exc
 
+    def load_versions(self, versions: Sequence[str], timeout_s: float = 120.0) -> None:
+        """Exactly these scorer versions loaded (explicit model control: the
+        repository's config with ``version_policy`` set to them); the others
+        are unloaded once these serve."""
+        import json
+
+        try:
+            config: Any = self._client.get_model_config(self.scorer_model, as_json=True,
+                                                        client_timeout=timeout_s)["config"]
+            config["version_policy"] = {"specific": {"versions": sorted({int(v) for v in
+                                                                        versions})}}
+            self._client.load_model(self.scorer_model, config=json.dumps(config),
+                                    client_timeout=timeout_s)
+        except Exception as exc:
+            raise self._error(exc, f"load {self.scorer_model} versions {list(versions)}") \
+                from exc
+
     def probe(self) -> bool:
         return bool(self._client.is_server_ready(client_timeout=2.0)
                     and self._client.is_model_ready(self.embedding_model, client_timeout=2.0)

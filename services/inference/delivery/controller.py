@@ -15,6 +15,10 @@ Before anything changes, the candidate is checked: known to the repository (and
 to the registry, when one is used), its card's features equal the serving
 contract, and Triton scores a row with it. Any failure is an error and the
 policy is untouched.
+
+Triton follows the log (explicit model control): loaded are the versions the
+policy routes (primary, canary, shadow) and the last ``KEEP_DEPLOYED`` primaries,
+so a rollback to any of them is instant; a version rolled back is unloaded.
 """
 
 from __future__ import annotations
@@ -42,6 +46,23 @@ from mlmesh.kafka.config import producer_config
 
 log = logging.getLogger(__name__)
 SHARES = (0.05, 0.25, 0.5)
+KEEP_DEPLOYED = 3
+
+
+def keep_loaded(source: PolicySource, policy: RoutingPolicy, also: tuple[str, ...] = (),
+                keep: int = KEEP_DEPLOYED) -> list[str]:
+    """The versions Triton keeps loaded under ``policy``: those it routes, the
+    last ``keep`` distinct primaries (from the rollout log's history, or the
+    policy's ``previous``), and ``also``."""
+    history = getattr(source, "history", None)
+    primaries: list[str] = []
+    for p in ([e.policy for e in history()] if history is not None else []) + [policy]:
+        if p.primary and (not primaries or primaries[-1] != p.primary):
+            primaries = [v for v in primaries if v != p.primary] + [p.primary]
+    if policy.previous and policy.previous not in primaries:
+        primaries.insert(0, policy.previous)
+    wanted = {*primaries[-keep:], *policy.versions(), *also}
+    return sorted((v for v in wanted if v), key=int)
 
 
 class RolloutRefused(ValueError):
@@ -71,7 +92,9 @@ class Outcome:
 
 
 def check_candidate(version: str, settings: Settings, triton: TritonGateway,
-                    registry: Registry | None) -> None:
+                    registry: Registry | None, loaded: tuple[str, ...] = ()) -> None:
+    """Refuses (RolloutRefused) a version that cannot serve; loads it on Triton
+    beside ``loaded`` (else with every published version) when it is not yet."""
     if not version.isdigit():
         raise RolloutRefused(f"version must be a number, got {version!r}")
     vdir = settings.repository_path() / SCORER_MODEL / version
@@ -91,7 +114,10 @@ def check_candidate(version: str, settings: Settings, triton: TritonGateway,
             f"{list(FEATURE_NAMES)[:3]}...")
     if not triton.version_ready(version):
         try:  # published after Triton's last repository load: load it now
-            triton.load_scorer()
+            if loaded:
+                triton.load_versions([*loaded, version])
+            else:
+                triton.load_scorer()
         except TritonFailed as exc:
             raise RolloutRefused(f"version {version} fails to load on Triton: {exc}") from exc
         if not triton.version_ready(version):
@@ -107,8 +133,11 @@ class Controller:
     def __init__(self, settings: Settings, source: PolicySource, plan: Plan,
                  registry: Registry | None = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 triton: TritonGateway | None = None) -> None:
+        """``triton``: make Triton follow each change (see the module docstring)."""
         self.s, self.source, self.plan, self.registry = settings, source, plan, registry
+        self.triton = triton
         self.on_event = on_event or (lambda _kind, _data: None)
         self.stop = stop or threading.Event()
 
@@ -118,15 +147,28 @@ class Controller:
             return p.changed(action, version=version, **fields)
         policy = self.source.update(change)
         assert policy is not None
-        if self.registry is not None:
-            self.registry.mirror(policy)
+        self._follow(policy)
         return policy
 
-    def _rollback(self, version: str, reason: str, metric: str) -> RoutingPolicy | None:
+    def _follow(self, policy: RoutingPolicy, rolled_back: str = "", reason: str = "") -> None:
+        """The registry's aliases and Triton's loaded versions after a change
+        (both best effort: the rollout log has already changed traffic)."""
+        if self.registry is not None:
+            self.registry.mirror(policy, rolled_back=rolled_back, reason=reason)
+        if self.triton is not None:
+            try:
+                self.triton.load_versions(keep_loaded(self.source, policy))
+            except TritonFailed as exc:
+                log.warning("Triton did not follow the rollout", extra={"error": str(exc)})
+
+    def _rollback(self, version: str, reason: str, metric: str) -> int:
+        """Out of traffic now; the epoch ms the rollback was written."""
         policy = self.source.update(lambda p: p.rollback(version, reason=reason))
-        if self.registry is not None and policy is not None:
-            self.registry.mirror(policy, rolled_back=version, reason=reason)
+        written = int(time.time() * 1000)
         self._alert(version, reason, metric)
+        if policy is not None:
+            self._follow(policy, rolled_back=version, reason=reason)
+        return written
         return policy
 
     def _alert(self, version: str, reason: str, metric: str) -> None:
@@ -176,8 +218,8 @@ class Controller:
                 if why:
                     return self._fail(out, version, why, Verdict())
             policy = self.source.update(lambda p: p.promote(version))
-            if self.registry is not None and policy is not None:
-                self.registry.mirror(policy)
+            if policy is not None:
+                self._follow(policy)
             out.step, out.promoted = "primary", True
             self.on_event("promoted", {"version": version, "previous": primary})
             return out
@@ -188,8 +230,7 @@ class Controller:
         metric = "error_rate" if "error rate" in why else "latency_p99" if "p99" in why else \
             "score_psi" if "PSI" in why else "rollout"
         if not why.startswith("stopped"):
-            self._rollback(version, f"{out.step}: {why}", metric)
-            out.rolled_back_at_ms = int(time.time() * 1000)
+            out.rolled_back_at_ms = self._rollback(version, f"{out.step}: {why}", metric)
         out.reason = why
         self.on_event("rolled_back" if out.rolled_back_at_ms else "stopped",
                       {"version": version, "step": out.step, "reason": why})

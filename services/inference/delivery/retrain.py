@@ -78,6 +78,8 @@ class DriftRetrainer:
 
     def run(self) -> None:
         self.consumer.subscribe([self.topic], on_assign=lambda *_: self._assigned.set())
+        log.info("retrainer watching for drift episodes",
+                 extra={"topic": self.topic, "rules": list(self.rules)})
         try:
             while not self.stop.is_set():
                 msg = self.consumer.poll(0.5)

@@ -64,6 +64,9 @@ def mesh(inference_env: Any, mlflow_uri: str) -> Any:
         log.close()
         for r in replicas:
             r.stop(0)
+        # the controller restricted Triton's versions: every published one again
+        # for the tests that come after (they share this Triton)
+        inference_env.triton.component.load_model("risk_scorer")
 
 
 def _traffic(env: Any, replicas: list[Service], stop: threading.Event) -> None:
@@ -85,13 +88,25 @@ def _rollout(env: Any, mesh: Any, version: str, plan: Plan) -> tuple[Outcome, li
     stop = threading.Event()
     driver = threading.Thread(target=_traffic, args=(env, replicas, stop), daemon=True)
     driver.start()
+    triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
+                           settings.embedding_model)
     try:
-        out = Controller(settings, log, plan, registry,
+        out = Controller(settings, log, plan, registry, triton=triton,
                          on_event=lambda kind, data: events.append((kind, data))).run(version)
     finally:
         stop.set()
         driver.join(10)
+        triton.close()
     return out, events
+
+
+def _loaded(settings: Any) -> list[str]:
+    triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
+                           settings.embedding_model)
+    try:
+        return triton.scorer_versions()
+    finally:
+        triton.close()
 
 
 def _tags(mlflow_uri: str, version: str) -> dict[str, str]:
@@ -126,6 +141,8 @@ def test_a_good_candidate_reaches_primary_through_every_step(
         assert time.monotonic() < deadline, "replicas did not follow the promotion"
         time.sleep(0.1)
     assert _tags(mlflow_uri, good)["mlmesh.stage"] == "primary"
+    # Triton follows: the new primary and the one before it (instant rollback)
+    assert _loaded(mesh[0]) == sorted({"1", good}, key=int)
     log.update(lambda p: p.set(primary="1", canary="", canary_share=0.0, shadow=""))
 
 
@@ -143,6 +160,7 @@ def test_a_bad_candidate_is_rolled_back_at_its_first_gate(
     assert last["action"] == "rollback" and "PSI" in last["reason"]
     tags = _tags(mlflow_uri, bad)
     assert tags["mlmesh.stage"] == "rolled_back" and "PSI" in tags["mlmesh.rollback_reason"]
+    assert bad not in _loaded(settings) and "1" in _loaded(settings)  # unloaded
     alerts = [decode(alert_pb2.Alert, value)
               for _key, value in consume_all(inference_env.kafka, settings.alerts_topic,
                                              timeout=10)]

@@ -56,3 +56,28 @@ def test_promotion_needs_enough_answers_then_latency_and_shift() -> None:
     other = Window("3", "1")
     other.add(_rec("2", "canary"))  # neither version of this window
     assert other.cand.requests == other.prim.requests == 0
+
+
+def test_triton_keeps_what_is_routed_and_the_last_three_primaries() -> None:
+    from inference.control import LoggedPolicy
+    from inference.delivery.controller import keep_loaded
+    from inference.router import RoutingPolicy
+
+    class Log:
+        def __init__(self, primaries: list[str]) -> None:
+            self.entries = [LoggedPolicy(i, RoutingPolicy(primary=p, revision=i + 1))
+                            for i, p in enumerate(primaries)]
+
+        def history(self) -> list[LoggedPolicy]:
+            return self.entries
+
+    log = Log(["1", "2", "2", "3", "4", "3", "5"])
+    now = RoutingPolicy(primary="5", canary="7", shadow="8", previous="3")
+    # the last three distinct primaries (4, 3, 5: 3 served again after 4), what
+    # is routed, and the candidate being loaded
+    assert keep_loaded(log, now, also=("9",)) == ["3", "4", "5", "7", "8", "9"]
+
+    class File:  # a policy file: no history, only `previous`
+        pass
+
+    assert keep_loaded(File(), RoutingPolicy(primary="5", previous="4")) == ["4", "5"]

@@ -19,9 +19,10 @@ from mlmesh.common import ports
 def make_retrain(args: argparse.Namespace) -> Any:
     """The retrain action: train -> register -> publish + load -> gated rollout."""
     from inference.control import open_policy_source
-    from inference.delivery.controller import Controller, Plan, check_candidate
+    from inference.delivery.controller import Controller, Plan, check_candidate, keep_loaded
     from inference.delivery.gates import GateConfig
     from inference.features import mesh_feature_store, open_feature_store
+    from inference.router import RoutingPolicy
     from inference.settings import Settings
     from inference.training import pipeline
     from inference.training.dataset import labels_from_topic
@@ -45,16 +46,18 @@ def make_retrain(args: argparse.Namespace) -> Any:
                                   triton_http=args.triton_http, registry=registry,
                                   champion=policy.primary if policy else "")
             version = report.card["version"]
-            triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
-                                   settings.embedding_model)
-            try:
-                check_candidate(version, settings, triton, registry)
-            finally:
-                triton.close()
             plan = Plan(hold_s=args.hold, max_hold_s=max(args.max_hold, args.hold),
                         require_approval=args.require_approval,
                         gates=GateConfig(min_requests=args.min_requests))
-            return Controller(settings, source, plan, registry).run(version)
+            triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
+                                   settings.embedding_model)
+            try:
+                loaded = keep_loaded(source, source.load() or RoutingPolicy())
+                check_candidate(version, settings, triton, registry, tuple(loaded))
+                return Controller(settings, source, plan, registry,
+                                  triton=triton).run(version)
+            finally:
+                triton.close()
         finally:
             close = getattr(source, "close", None)
             if close is not None:

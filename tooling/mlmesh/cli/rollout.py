@@ -96,20 +96,15 @@ def _history(source: Any, args: argparse.Namespace) -> int:
 
 
 def _start(source: Any, args: argparse.Namespace) -> int:
-    from inference.delivery.controller import Controller, Plan, check_candidate
+    from inference.delivery.controller import Controller, Plan, check_candidate, keep_loaded
     from inference.delivery.gates import GateConfig
+    from inference.router import RoutingPolicy
     from inference.settings import Settings
     from inference.training.tracking import Registry
     from inference.triton import TritonGateway
 
     settings = Settings()
     registry = None if args.no_registry else Registry(settings.mlflow_uri)
-    triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
-                           settings.embedding_model)
-    try:
-        check_candidate(args.version, settings, triton, registry)
-    finally:
-        triton.close()
     plan = Plan(hold_s=args.hold, max_hold_s=max(args.max_hold, args.hold),
                 require_approval=args.require_approval, shadow=not args.skip_shadow,
                 gates=GateConfig(min_requests=args.min_requests, max_psi=args.max_psi))
@@ -123,7 +118,15 @@ def _start(source: Any, args: argparse.Namespace) -> int:
             sys.stdout.write(f"{time.strftime('%H:%M:%S')} v{args.version} {kind}: {detail}\n")
         sys.stdout.flush()
 
-    out = Controller(settings, source, plan, registry, on_event=event).run(args.version)
+    triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
+                           settings.embedding_model)
+    try:
+        loaded = keep_loaded(source, source.load() or RoutingPolicy())
+        check_candidate(args.version, settings, triton, registry, tuple(loaded))
+        out = Controller(settings, source, plan, registry, on_event=event,
+                         triton=triton).run(args.version)
+    finally:
+        triton.close()
     return 0 if out.promoted else 1
 
 
@@ -169,8 +172,26 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     finally:
         if hasattr(source, "close"):
             source.close()
+    if args.action in ("set", "promote", "rollback"):
+        _mirror(policy, args)
     _show(policy, args.json, source.path)
     return 0
+
+
+def _mirror(policy: Any, args: argparse.Namespace) -> None:
+    """The change onto the registry's aliases and stage tags (the rollout log
+    stays the source of truth: an unreachable MLflow is a warning)."""
+    from inference.settings import Settings
+    from inference.training.tracking import Registry, RegistryUnavailable
+
+    try:
+        registry = Registry(Settings().mlflow_uri)
+    except RegistryUnavailable as exc:
+        sys.stderr.write(f"warning: {exc}; the registry's aliases were not updated\n")
+        return
+    last = policy.history[-1] if policy.history else {}
+    rolled = str(last.get("version", "")) if last.get("action") == "rollback" else ""
+    registry.mirror(policy, rolled_back=rolled, reason=str(last.get("reason", "")))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

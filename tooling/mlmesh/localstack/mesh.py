@@ -86,6 +86,16 @@ def monitor_factory(ctx: StackContext) -> Component:
     )
 
 
+def retrainer_factory(ctx: StackContext) -> Component:
+    """``mlmesh retrain --watch`` (off by default: ``MLMESH_STACK_RETRAINER=1``):
+    a drift episode trains, registers and rolls out one candidate from shadow."""
+    triton = _hostport(ctx, "MLMESH_TRITON_GRPC", f"127.0.0.1:{ports.TRITON_GRPC}")
+    http = f"http://127.0.0.1:{int(triton.rsplit(':', 1)[1]) - 1}"  # the launcher's layout
+    return ServiceComponent("retrainer", "mlmesh.cli.main", ctx.state_dir,
+                            env=ctx.service_env(), settle_seconds=3.0,
+                            args=["retrain", "--watch", "--triton-http", http])
+
+
 def features_job_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack.flink import FlinkJobComponent
 

@@ -100,6 +100,8 @@ COMPONENTS: list[ComponentEntry] = [
     ComponentEntry("embedder", "mlmesh.localstack.mesh:embedder_factory"),
     ComponentEntry("inference", "mlmesh.localstack.mesh:inference_factory"),
     ComponentEntry("monitor", "mlmesh.localstack.mesh:monitor_factory"),
+    ComponentEntry("retrainer", "mlmesh.localstack.mesh:retrainer_factory",
+                   enabled_by_default=False),
 ]
 
 
