@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,7 @@ class Controller:
         """``triton``: make Triton follow each change (see the module docstring)."""
         self.s, self.source, self.plan, self.registry = settings, source, plan, registry
         self.triton = triton
+        self._followers = ThreadPoolExecutor(max_workers=1)
         self.on_event = on_event or (lambda _kind, _data: None)
         self.stop = stop or threading.Event()
 
@@ -151,8 +153,13 @@ class Controller:
         return policy
 
     def _follow(self, policy: RoutingPolicy, rolled_back: str = "", reason: str = "") -> None:
-        """The registry's aliases and Triton's loaded versions after a change
-        (both best effort: the rollout log has already changed traffic)."""
+        """The registry's aliases and Triton's loaded versions after a change,
+        in order, off the gate loop (a Triton load takes ~1.5 s, and the gates
+        must keep reading meanwhile); best effort: the rollout log has already
+        changed traffic. :meth:`run` waits for them before it returns."""
+        self._followers.submit(self._follow_now, policy, rolled_back, reason)
+
+    def _follow_now(self, policy: RoutingPolicy, rolled_back: str, reason: str) -> None:
         if self.registry is not None:
             self.registry.mirror(policy, rolled_back=rolled_back, reason=reason)
         if self.triton is not None:
@@ -195,6 +202,7 @@ class Controller:
             raise RolloutRefused(f"version {version} is already the primary")
         primary = start.primary
         out = Outcome(version, False, "")
+        self._followers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollout-follow")
         tap = PredictionTap(self.s.kafka_bootstrap, self.s.predictions_topic,
                             self.s.kafka_extra())
         try:
@@ -225,6 +233,7 @@ class Controller:
             return out
         finally:
             tap.close()
+            self._followers.shutdown(wait=True)
 
     def _fail(self, out: Outcome, version: str, why: str, verdict: Verdict) -> Outcome:
         metric = "error_rate" if "error rate" in why else "latency_p99" if "p99" in why else \
@@ -284,3 +293,20 @@ class Controller:
                 return "stopped while awaiting approval (the policy stays as it is)"
             time.sleep(self.plan.tick_s)
         return f"not approved within {self.plan.approval_timeout_s:.0f} s"
+
+
+def roll_out(settings: Settings, source: PolicySource, version: str, plan: Plan,
+             registry: Registry | None,
+             on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Outcome:
+    """Check ``version`` (loading it on Triton beside what the log keeps), then
+    walk its gated rollout with Triton following: what ``mlmesh rollout start``
+    and the retrainer run. RolloutRefused when the checks fail (nothing changed)."""
+    triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
+                           settings.embedding_model)
+    try:
+        loaded = keep_loaded(source, source.load() or RoutingPolicy())
+        check_candidate(version, settings, triton, registry, tuple(loaded))
+        return Controller(settings, source, plan, registry, on_event=on_event,
+                          triton=triton).run(version)
+    finally:
+        triton.close()

@@ -22,7 +22,7 @@ import pytest
 from inference.app import Service, build
 from inference.contract import FEATURE_NAMES
 from inference.control import PolicyLog
-from inference.delivery.controller import Controller, Outcome, Plan, RolloutRefused, check_candidate
+from inference.delivery.controller import Outcome, Plan, RolloutRefused, check_candidate, roll_out
 from inference.delivery.gates import GateConfig
 from inference.training.registry import publish, versions
 from inference.training.tracking import Registry
@@ -88,15 +88,12 @@ def _rollout(env: Any, mesh: Any, version: str, plan: Plan) -> tuple[Outcome, li
     stop = threading.Event()
     driver = threading.Thread(target=_traffic, args=(env, replicas, stop), daemon=True)
     driver.start()
-    triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
-                           settings.embedding_model)
-    try:
-        out = Controller(settings, log, plan, registry, triton=triton,
-                         on_event=lambda kind, data: events.append((kind, data))).run(version)
+    try:  # what `mlmesh rollout start` runs: checks, then the walk with Triton following
+        out = roll_out(settings, log, version, plan, registry,
+                       on_event=lambda kind, data: events.append((kind, data)))
     finally:
         stop.set()
         driver.join(10)
-        triton.close()
     return out, events
 
 

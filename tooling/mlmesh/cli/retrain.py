@@ -19,15 +19,13 @@ from mlmesh.common import ports
 def make_retrain(args: argparse.Namespace) -> Any:
     """The retrain action: train -> register -> publish + load -> gated rollout."""
     from inference.control import open_policy_source
-    from inference.delivery.controller import Controller, Plan, check_candidate, keep_loaded
+    from inference.delivery.controller import Plan, roll_out
     from inference.delivery.gates import GateConfig
     from inference.features import mesh_feature_store, open_feature_store
-    from inference.router import RoutingPolicy
     from inference.settings import Settings
     from inference.training import pipeline
     from inference.training.dataset import labels_from_topic
     from inference.training.tracking import Registry
-    from inference.triton import TritonGateway
 
     settings = Settings()
 
@@ -49,15 +47,7 @@ def make_retrain(args: argparse.Namespace) -> Any:
             plan = Plan(hold_s=args.hold, max_hold_s=max(args.max_hold, args.hold),
                         require_approval=args.require_approval,
                         gates=GateConfig(min_requests=args.min_requests))
-            triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
-                                   settings.embedding_model)
-            try:
-                loaded = keep_loaded(source, source.load() or RoutingPolicy())
-                check_candidate(version, settings, triton, registry, tuple(loaded))
-                return Controller(settings, source, plan, registry,
-                                  triton=triton).run(version)
-            finally:
-                triton.close()
+            return roll_out(settings, source, version, plan, registry)
         finally:
             close = getattr(source, "close", None)
             if close is not None:

@@ -96,12 +96,10 @@ def _history(source: Any, args: argparse.Namespace) -> int:
 
 
 def _start(source: Any, args: argparse.Namespace) -> int:
-    from inference.delivery.controller import Controller, Plan, check_candidate, keep_loaded
+    from inference.delivery.controller import Plan, roll_out
     from inference.delivery.gates import GateConfig
-    from inference.router import RoutingPolicy
     from inference.settings import Settings
     from inference.training.tracking import Registry
-    from inference.triton import TritonGateway
 
     settings = Settings()
     registry = None if args.no_registry else Registry(settings.mlflow_uri)
@@ -118,15 +116,7 @@ def _start(source: Any, args: argparse.Namespace) -> int:
             sys.stdout.write(f"{time.strftime('%H:%M:%S')} v{args.version} {kind}: {detail}\n")
         sys.stdout.flush()
 
-    triton = TritonGateway(settings.triton_grpc, settings.scorer_model,
-                           settings.embedding_model)
-    try:
-        loaded = keep_loaded(source, source.load() or RoutingPolicy())
-        check_candidate(args.version, settings, triton, registry, tuple(loaded))
-        out = Controller(settings, source, plan, registry, on_event=event,
-                         triton=triton).run(args.version)
-    finally:
-        triton.close()
+    out = roll_out(settings, source, args.version, plan, registry, on_event=event)
     return 0 if out.promoted else 1
 
 
