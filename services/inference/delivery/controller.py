@@ -165,7 +165,7 @@ class Controller:
         if self.triton is not None:
             try:
                 self.triton.load_versions(keep_loaded(self.source, policy))
-            except TritonFailed as exc:
+            except Exception as exc:  # nobody awaits this future: say it here
                 log.warning("Triton did not follow the rollout", extra={"error": str(exc)})
 
     def _rollback(self, version: str, reason: str, metric: str) -> int:
@@ -176,7 +176,6 @@ class Controller:
         if policy is not None:
             self._follow(policy, rolled_back=version, reason=reason)
         return written
-        return policy
 
     def _alert(self, version: str, reason: str, metric: str) -> None:
         alert = alert_pb2.Alert(alert_id=uuid.uuid4().hex, rule="rollout_gate", metric=metric,
