@@ -176,10 +176,8 @@ def flink_config(args: argparse.Namespace) -> Configuration:
         "pipeline.auto-watermark-interval": "100ms",
         "execution.buffer-timeout.interval": f"{args.buffer_timeout_ms}ms",
     }
-    if args.tmp_dir:
-        tmp = Path(args.tmp_dir).resolve()
-        tmp.mkdir(parents=True, exist_ok=True)
-        settings["io.tmp.dirs"] = str(tmp)
+    if args.tmp_dir:  # created by jvm_tmpdir, before the first Java object
+        settings["io.tmp.dirs"] = str(Path(args.tmp_dir).resolve())
     if args.rest_port:
         # in a container (MLMESH_BIND_ALL=1) the REST API must be reachable from
         # outside it, as every mesh service's ports are

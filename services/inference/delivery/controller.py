@@ -139,7 +139,7 @@ class Controller:
         """``triton``: make Triton follow each change (see the module docstring)."""
         self.s, self.source, self.plan, self.registry = settings, source, plan, registry
         self.triton = triton
-        self._followers = ThreadPoolExecutor(max_workers=1)
+        self._followers: ThreadPoolExecutor | None = None  # one per run()
         self.on_event = on_event or (lambda _kind, _data: None)
         self.stop = stop or threading.Event()
 
@@ -157,6 +157,7 @@ class Controller:
         in order, off the gate loop (a Triton load takes ~1.5 s, and the gates
         must keep reading meanwhile); best effort: the rollout log has already
         changed traffic. :meth:`run` waits for them before it returns."""
+        assert self._followers is not None, "_follow outside run()"
         self._followers.submit(self._follow_now, policy, rolled_back, reason)
 
     def _follow_now(self, policy: RoutingPolicy, rolled_back: str, reason: str) -> None:
@@ -233,6 +234,7 @@ class Controller:
         finally:
             tap.close()
             self._followers.shutdown(wait=True)
+            self._followers = None
 
     def _fail(self, out: Outcome, version: str, why: str, verdict: Verdict) -> Outcome:
         metric = "error_rate" if "error rate" in why else "latency_p99" if "p99" in why else \

@@ -97,14 +97,15 @@ class Registry:
         published before the registry existed, e.g. by an older release), in
         order, so that both number versions alike. The versions adopted."""
         adopted: list[str] = []
+        following = self.next_version()  # asked once: each adoption takes the next number
         for number in sorted(present):
-            if number < self.next_version():
+            if number < following:
                 continue
-            if number != self.next_version():
+            if number != following:
                 raise RuntimeError(
                     f"the repository's {self.model} versions {present} cannot be numbered "
                     f"alike in MLflow ({self.uri}), whose next version is "
-                    f"{self.next_version()}: `mlmesh reset` clears both")
+                    f"{following}: `mlmesh reset` clears both")
             vdir = repository / self.model / str(number)
             card_path = vdir / "model_card.json"
             card = json.loads(card_path.read_text()) if card_path.exists() else {}
@@ -114,6 +115,7 @@ class Registry:
                 onnx=(vdir / "model.onnx").read_bytes(),
                 run_name=f"{self.model}-v{number}-adopted")
             adopted.append(version)
+            following = int(version) + 1
         return adopted
 
     def log_training(self, *, card: dict[str, Any], params: dict[str, Any],
