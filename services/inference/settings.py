@@ -50,6 +50,8 @@ class Settings(MeshSettings):
     alerts_group: str = field("inference-rollback", "consumer group of the alert watcher")
     watch_alerts: bool = field(True, "consume alerts and roll back automatically")
     predictions_topic: str = field("predictions", "where PredictionMade records go")
+    labels_topic: str = field("labels", "labels the rollout AUC gate joins with served "
+                                        "predictions (empty = no AUC gate)")
     emit_predictions: bool = field(True, "produce PredictionMade per answer")
 
     # Protection.

@@ -204,7 +204,7 @@ class Controller:
         out = Outcome(version, False, "")
         self._followers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollout-follow")
         tap = PredictionTap(self.s.kafka_bootstrap, self.s.predictions_topic,
-                            self.s.kafka_extra())
+                            self.s.kafka_extra(), labels_topic=self.s.labels_topic)
         try:
             tap.seek(int(time.time() * 1000))
             steps: list[tuple[str, dict[str, Any]]] = [("shadow", {"shadow": version,
@@ -238,7 +238,7 @@ class Controller:
 
     def _fail(self, out: Outcome, version: str, why: str, verdict: Verdict) -> Outcome:
         metric = "error_rate" if "error rate" in why else "latency_p99" if "p99" in why else \
-            "score_psi" if "PSI" in why else "rollout"
+            "score_psi" if "PSI" in why else "auc" if "AUC" in why else "rollout"
         if not why.startswith("stopped"):
             out.rolled_back_at_ms = self._rollback(version, f"{out.step}: {why}", metric)
         out.reason = why

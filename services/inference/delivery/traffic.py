@@ -1,5 +1,6 @@
-"""Read the predictions topic from a point in time: the served traffic a
-rollout step is judged on (read_committed, no group: nothing is committed)."""
+"""Read the predictions topic, and the labels topic when given, from a point in
+time: the served traffic a rollout step is judged on and the labels that arrived
+for it (read_committed, no group: nothing is committed)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import uuid
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from inference.delivery.gates import Window
-from mlmesh.events.v1 import prediction_made_pb2
+from mlmesh.events.v1 import label_pb2, prediction_made_pb2
 from mlmesh.kafka.config import consumer_config
 from mlmesh.kafka.serde import SerdeError, decode
 
@@ -18,8 +19,9 @@ log = logging.getLogger(__name__)
 
 
 class PredictionTap:
-    def __init__(self, bootstrap: str, topic: str, extra: dict[str, str] | None = None) -> None:
-        self.topic = topic
+    def __init__(self, bootstrap: str, topic: str, extra: dict[str, str] | None = None,
+                 labels_topic: str = "") -> None:
+        self.topic, self.labels_topic = topic, labels_topic
         client = f"rollout-gates-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._consumer = Consumer(consumer_config(bootstrap, client, client, extra=extra))
         self._window: Window | None = None
@@ -27,15 +29,21 @@ class PredictionTap:
 
     def seek(self, since_ms: int, timeout: float = 10.0) -> None:
         """Start reading at the first record produced at or after ``since_ms``."""
-        meta = self._consumer.list_topics(self.topic, timeout=timeout).topics[self.topic]
-        if meta.error is not None:
-            raise RuntimeError(f"predictions topic {self.topic!r}: {meta.error}")
-        wanted = [TopicPartition(self.topic, p, since_ms) for p in meta.partitions]
+        wanted: list[TopicPartition] = []
+        for topic in filter(None, (self.topic, self.labels_topic)):
+            meta = self._consumer.list_topics(topic, timeout=timeout).topics[topic]
+            if meta.error is not None:
+                if topic == self.labels_topic:  # no labels yet: the AUC gate is not measured
+                    log.warning("labels topic unreadable", extra={"topic": topic,
+                                                                  "error": str(meta.error)})
+                    continue
+                raise RuntimeError(f"predictions topic {topic!r}: {meta.error}")
+            wanted += [TopicPartition(topic, p, since_ms) for p in meta.partitions]
         found = self._consumer.offsets_for_times(wanted, timeout=timeout)
         for tp in found:
             if tp.offset < 0:  # nothing at or after since_ms yet: from the end
                 tp.offset = self._consumer.get_watermark_offsets(
-                    TopicPartition(self.topic, tp.partition), timeout=timeout)[1]
+                    TopicPartition(tp.topic, tp.partition), timeout=timeout)[1]
         self._consumer.assign(found)
         self._since_ms = since_ms
 
@@ -63,10 +71,13 @@ class PredictionTap:
                 if self._window is None or ts < self._since_ms:
                     continue
                 try:
-                    rec = decode(prediction_made_pb2.PredictionMade, msg.value())
+                    if msg.topic() == self.topic:
+                        self._window.add(decode(prediction_made_pb2.PredictionMade,
+                                                msg.value()))
+                    else:
+                        self._window.add_label(decode(label_pb2.Label, msg.value()))
                 except SerdeError:
                     continue
-                self._window.add(rec)
         return n
 
     def close(self) -> None:

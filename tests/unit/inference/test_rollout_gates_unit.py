@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from inference.delivery.gates import GateConfig, Window, psi
+from mlmesh.events.v1 import label_pb2 as lb
 from mlmesh.events.v1 import prediction_made_pb2 as pm
 
 
@@ -81,3 +82,52 @@ def test_triton_keeps_what_is_routed_and_the_last_three_primaries() -> None:
         pass
 
     assert keep_loaded(File(), RoutingPolicy(primary="5", previous="4")) == ["4", "5"]
+
+
+def _served(version: str, route: str, user: str, score: float, at_ms: int) -> pm.PredictionMade:
+    rec = _rec(version, route, score=score)
+    rec.user_id = user
+    rec.predicted_at.FromMilliseconds(at_ms)
+    return rec
+
+
+def _label(user: str, value: float, observed_ms: int) -> lb.Label:
+    label = lb.Label(user_id=user, value=value)
+    label.observed_at.FromMilliseconds(observed_ms)
+    return label
+
+
+def test_auc_gate_joins_labels_with_each_versions_prediction_before_the_label() -> None:
+    cfg = GateConfig(min_requests=10, min_labels=40, min_class=5, max_psi=100.0)
+    w = Window("2", "1")
+    for i in range(60):  # shadow: both versions score the same request
+        user, good = f"u{i}", i % 2 == 0
+        w.add(_served("1", "primary", user, 0.9 if good else 0.1, 1_000))
+        w.add(_served("2", "shadow", user, 0.1 if good else 0.9, 1_000))
+        if i < 30:
+            w.add_label(_label(user, 1.0 if good else 0.0, 2_000))
+    v = w.verdict(cfg)
+    assert not v.breach and v.figures["candidate_labelled"] == 30  # too few: not a gate
+    assert "candidate_auc" not in v.figures and v.ready
+    for i in range(30, 60):
+        w.add_label(_label(f"u{i}", 1.0 if i % 2 == 0 else 0.0, 2_000))
+    v = w.verdict(cfg)
+    assert "AUC 0.000" in v.breach and v.figures["primary_auc"] == 1.0
+
+
+def test_a_label_uses_the_latest_prediction_made_before_it_whichever_is_read_first() -> None:
+    cfg = GateConfig(min_labels=4, min_class=2)
+    w = Window("2", "1")
+    w.add_label(_label("a", 1.0, 5_000))          # read before any of a's predictions
+    w.add(_served("1", "primary", "a", 0.2, 1_000))
+    w.add(_served("1", "primary", "a", 0.8, 4_000))   # later, still before the label
+    w.add(_served("1", "primary", "a", 0.1, 6_000))   # after the label: not its prediction
+    assert w.prim.labelled == [(0.8, True)]
+    w.add(_served("1", "primary", "b", 0.3, 1_000))
+    w.add_label(_label("b", 0.0, 2_000))
+    w.add_label(_label("nobody", 1.0, 2_000))     # no prediction of either version
+    assert w.prim.labelled == [(0.8, True), (0.3, False)] and w.cand.labelled == []
+    assert w.prim.auc(cfg) is None                # fewer than min_labels
+    w.prim.labelled += [(0.7, True), (0.4, False), (0.5, True), (0.5, False)]
+    # positives 0.8, 0.7, 0.5 against negatives 0.3, 0.4, 0.5: 3 + 3 + 2 + one tie
+    assert w.prim.auc(cfg) == pytest.approx(8.5 / 9)

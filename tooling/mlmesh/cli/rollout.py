@@ -105,7 +105,8 @@ def _start(source: Any, args: argparse.Namespace) -> int:
     registry = None if args.no_registry else Registry(settings.mlflow_uri)
     plan = Plan(hold_s=args.hold, max_hold_s=max(args.max_hold, args.hold),
                 require_approval=args.require_approval, shadow=not args.skip_shadow,
-                gates=GateConfig(min_requests=args.min_requests, max_psi=args.max_psi))
+                gates=GateConfig(min_requests=args.min_requests, max_psi=args.max_psi,
+                                 min_labels=args.min_labels, max_auc_drop=args.max_auc_drop))
 
     def event(kind: str, data: dict[str, Any]) -> None:
         if args.json:
@@ -203,6 +204,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="start: answers of each version a step needs")
     p.add_argument("--max-psi", type=float, default=0.25,
                    help="start: largest score-distribution shift (PSI) against the primary")
+    p.add_argument("--min-labels", type=int, default=50,
+                   help="start: labelled predictions of each version before AUC is a gate")
+    p.add_argument("--max-auc-drop", type=float, default=0.05,
+                   help="start: largest AUC drop on labelled predictions against the primary")
     p.add_argument("--require-approval", action="store_true",
                    help="start: wait for `mlmesh rollout approve` before 100%%")
     p.add_argument("--skip-shadow", action="store_true",
