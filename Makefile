@@ -114,6 +114,7 @@ compose-up: compose-models ## the whole mesh on Docker (docker-compose.yml), wai
 	@[ -f $(COMPOSE_ENV) ] || IMAGES_REPORT=$(STATE)/images.json tools/images.sh
 	$(COMPOSE_RUN) up -d --no-build
 	$(PY) tools/compose_wait.py --timeout 600
+	@MLMESH_KAFKA_BOOTSTRAP=localhost:19092 $(PY) -m mlmesh.cli.main keys dev
 
 compose-down: ## stop the compose mesh and delete its volumes
 	$(COMPOSE_RUN) down -v --remove-orphans

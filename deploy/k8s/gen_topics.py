@@ -40,6 +40,7 @@ PROD_SIZING: dict[str, dict[str, Any]] = {
     "predictions": {"partitions": 12},
     "alerts": {"partitions": 3},
     "model-rollout": {"partitions": 1},  # one total order: the rollout log (inference.control)
+    "api-keys": {"partitions": 1},  # the key log every front door follows (mlmesh.auth)
     "user_events.dlq": {"partitions": 12},
     "documents.dlq": {"partitions": 3},
     "labels.dlq": {"partitions": 3},

@@ -6,7 +6,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from inference.auth import ApiKeyInterceptor, parse_keys
+from inference.auth import ApiKeyInterceptor
 from inference.control import open_policy_source
 from inference.emitter import PredictionEmitter
 from inference.features import FeastOnlineReader, open_feature_store
@@ -17,6 +17,8 @@ from inference.router import PolicySource, Router
 from inference.servicer import Deps, InferenceServicer
 from inference.settings import Settings
 from inference.triton import TritonGateway
+from mlmesh.auth import open_authorizer
+from mlmesh.auth.keylog import KeyLog
 from mlmesh.common.lifecycle import StopSignal
 from mlmesh.common.logging import configure_logging
 from mlmesh.common.telemetry import init_worker_telemetry
@@ -41,6 +43,7 @@ class Service:
     pool: ThreadPoolExecutor
     policies: PolicySource
     worker: int = 0
+    keys: KeyLog | None = None
 
     @property
     def port(self) -> int:
@@ -66,6 +69,8 @@ class Service:
         close = getattr(self.policies, "close", None)
         if close is not None:
             close()
+        if self.keys is not None:
+            self.keys.close()
 
 
 def build(settings: Settings, worker: int = 0) -> Service:
@@ -106,15 +111,16 @@ def build(settings: Settings, worker: int = 0) -> Service:
     pool = ThreadPoolExecutor(max_workers=max(4, settings.max_workers // 2),
                               thread_name_prefix="inference-fanout")
     servicer = InferenceServicer(settings, deps, router, instruments, pool)
-    auth = ApiKeyInterceptor(parse_keys(settings.api_keys),
-                             KeyedLimiter(settings.key_rate, settings.key_burst),
+    authorizer, keys = open_authorizer(settings)
+    auth = ApiKeyInterceptor(authorizer, KeyedLimiter(settings.key_rate, settings.key_burst),
                              settings.max_request_bytes,
                              on_reject=lambda why: instruments.rejected.add(1, {"reason": why}))
     server = GrpcServer(
         name="inference", address=f"{settings.grpc_host}:{settings.grpc_port}",
         service_names=[SERVICE_NAME],
         register=lambda s: add_unary_servicer(
-            servicer, pb.DESCRIPTOR.services_by_name["InferenceService"], s),
+            servicer, pb.DESCRIPTOR.services_by_name["InferenceService"], s,
+            parsed=auth.authorize),
         dependencies={"feast": deps.features.probe, "milvus": deps.retriever.probe,
                       "triton": deps.triton.probe},
         # Predict answers without features or retrieval (flagged degraded), not
@@ -129,7 +135,8 @@ def build(settings: Settings, worker: int = 0) -> Service:
     watcher = AlertWatcher(settings.kafka_bootstrap, settings.alerts_topic,
                            settings.alerts_group, store, on_rollback=rolled_back, extra=extra) \
         if settings.watch_alerts and worker == 0 else None
-    return Service(settings, server, servicer, router, deps, watcher, pool, store, worker)
+    return Service(settings, server, servicer, router, deps, watcher, pool, store, worker,
+                   keys)
 
 
 def _serve(settings: Settings, worker: int) -> int:

@@ -1,104 +1,85 @@
-"""API keys, per-key rate limits and request size limits, as one gRPC interceptor.
+"""API keys, tenant scopes, per-key rate limits and request size limits, as one
+gRPC interceptor (``mlmesh.auth``: keys on the shared key log).
 
 Keys travel in the ``x-api-key`` metadata (or ``authorization: Bearer <key>``).
-The configuration holds only ``name:sha256hex`` pairs; a presented key is hashed
-and compared in constant time. Keys are never logged: logs and metrics name the
-key by its configured ``name``. Health and reflection stay open (probes carry no
-key). Errors are raised as domain errors; the mesh interceptor maps them.
+A request that names a ``user_id`` (Predict, Search) is served only when the
+user is in the key's scope; anything else is PERMISSION_DENIED with one fixed
+text. The interceptor authenticates before the request is parsed (it sees raw
+bytes) and keeps the caller for the request; :meth:`ApiKeyInterceptor.authorize`
+runs on the parsed request (``add_unary_servicer(parsed=...)``). Keys are never
+logged: logs and metrics name the key by its id. Health and reflection stay
+open (probes carry no key). Errors are raised as domain errors;
+the mesh interceptor maps them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
 
-from mlmesh.grpcx.errors import InvalidArgument, PayloadTooLarge, ResourceExhausted, Unauthenticated
+from mlmesh.auth.authz import Authorizer, Principal, presented_key
+from mlmesh.grpcx.errors import (
+    InvalidArgument,
+    PayloadTooLarge,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
 from mlmesh.ratelimit import KeyedLimiter
 
 log = logging.getLogger(__name__)
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
-API_KEY_HEADER = "x-api-key"
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def parse_keys(spec: str) -> dict[str, str]:
-    """``"name:sha256hex,..."`` -> {sha256hex: name}."""
-    out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        name, sep, digest = part.rpartition(":")
-        digest = digest.strip().lower()
-        if not sep or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise ValueError("api_keys entries must be name:<64 hex sha256>")
-        out[digest] = name.strip() or digest[:8]
-    return out
-
-
-@dataclass
-class Caller:
-    key_name: str
-
-
-def presented_key(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str | None:
-    for k, v in metadata or ():
-        value = v.decode() if isinstance(v, bytes) else v
-        if k == API_KEY_HEADER:
-            return value
-        if k == "authorization" and value.lower().startswith("bearer "):
-            return value[7:].strip()
-    return None
+_caller: ContextVar[Principal | None] = ContextVar("mlmesh_caller", default=None)
 
 
 class ApiKeyInterceptor(grpc.ServerInterceptor):
-    def __init__(self, keys: dict[str, str], limiter: KeyedLimiter, max_request_bytes: int,
+    def __init__(self, authorizer: Authorizer, limiter: KeyedLimiter, max_request_bytes: int,
                  on_reject: Callable[[str], None] | None = None) -> None:
-        self.keys = keys
+        self.authorizer = authorizer
         self.limiter = limiter
         self.max_request_bytes = max_request_bytes
         self.on_reject = on_reject
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.keys)
-
-    def authenticate(self, metadata: tuple[tuple[str, str | bytes], ...] | None) -> Caller:
-        if not self.enabled:
-            return Caller("anonymous")
-        key = presented_key(metadata)
-        if not key:
-            raise Unauthenticated("missing API key (metadata x-api-key)")
-        digest = hash_key(key)
-        for known, name in self.keys.items():
-            if hmac.compare_digest(known, digest):
-                return Caller(name)
-        raise Unauthenticated("invalid API key")
-
-    def check(self, request: Any, metadata: tuple[tuple[str, str | bytes], ...] | None
-              ) -> Caller:
+    def check(self, method: str, request: Any,
+              metadata: tuple[tuple[str, str | bytes], ...] | None) -> Principal:
         try:
-            caller = self.authenticate(metadata)
+            who = self.authorizer.authenticate(presented_key(metadata))
             size = (len(request) if isinstance(request, bytes)
                     else request.ByteSize() if hasattr(request, "ByteSize") else 0)
             if size > self.max_request_bytes:
                 raise PayloadTooLarge(
                     f"request of {size} bytes exceeds the limit of {self.max_request_bytes}")
-            decision = self.limiter.take(caller.key_name)
+            decision = self.limiter.take(who.key_id)
             if not decision.allowed:
-                raise ResourceExhausted(f"rate limit of API key {caller.key_name!r} exceeded",
+                raise ResourceExhausted(f"rate limit of API key {who.key_id!r} exceeded",
                                         retry_after_s=decision.retry_after_s)
-        except (Unauthenticated, PayloadTooLarge, ResourceExhausted, InvalidArgument) as exc:
+        except (Unauthenticated, PermissionDenied, PayloadTooLarge, ResourceExhausted,
+                InvalidArgument) as exc:
             if self.on_reject is not None:
                 self.on_reject(type(exc).__name__)
             raise
-        return caller
+        return who
+
+    def authorize(self, method: str, request: Any) -> None:
+        """The parsed request's ``user_id`` must be in the caller's scope."""
+        who = _caller.get()
+        if who is None:
+            if not self.authorizer.enabled:
+                return
+            raise Unauthenticated("missing API key (x-api-key or authorization: Bearer)")
+        user_id = getattr(request, "user_id", None)
+        if not isinstance(user_id, str):
+            return
+        try:
+            self.authorizer.authorize(who, [user_id], method)
+        except PermissionDenied as exc:
+            if self.on_reject is not None:
+                self.on_reject(type(exc).__name__)
+            raise
 
     def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
                           handler_call_details: grpc.HandlerCallDetails) -> Any:
@@ -109,8 +90,11 @@ class ApiKeyInterceptor(grpc.ServerInterceptor):
         behavior = handler.unary_unary
 
         def guarded(request: Any, context: grpc.ServicerContext) -> Any:
-            self.check(request, context.invocation_metadata())
-            return behavior(request, context)
+            token = _caller.set(self.check(method, request, context.invocation_metadata()))
+            try:
+                return behavior(request, context)
+            finally:
+                _caller.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(
             guarded, request_deserializer=handler.request_deserializer,

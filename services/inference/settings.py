@@ -55,8 +55,6 @@ class Settings(MeshSettings):
     emit_predictions: bool = field(True, "produce PredictionMade per answer")
 
     # Protection.
-    api_keys: str = field("", "comma-separated name:sha256hex of accepted API keys "
-                              "(empty = authentication off)")
     key_rate: float = field(0.0, "requests/s per API key (0 = unlimited)")
     key_burst: float = field(100.0, "bucket size per API key")
     user_rate: float = field(0.0, "requests/s per user_id (0 = unlimited)")

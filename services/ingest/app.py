@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
+from opentelemetry import metrics
 
 from ingest.backpressure import LagGate, measure_lag
 from ingest.core import IngestCore, default_kinds
@@ -17,6 +18,8 @@ from ingest.http_api import HttpServer, make_handler
 from ingest.publisher import Publisher
 from ingest.settings import Settings
 from ingest.validation import Limits
+from mlmesh.auth import open_authorizer
+from mlmesh.auth.keylog import KeyLog
 from mlmesh.common.lifecycle import StopSignal
 from mlmesh.common.logging import configure_logging
 from mlmesh.common.telemetry import init_worker_telemetry
@@ -40,6 +43,7 @@ class IngestApp:
     _poller_stop: threading.Event
     _poller: threading.Thread
     _watcher: Consumer
+    keys: KeyLog | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> IngestApp:
@@ -59,8 +63,12 @@ class IngestApp:
                         max_event_age_s=s.max_event_age_s)
         log.info("user events validated by %s", "the C scan, then the rules" if limits.event_scan
                  else "the rules alone (mlmesh._eventscan not built: slower, same verdicts)")
+        denied = metrics.get_meter("mlmesh.ingest").create_counter(
+            "ingest_auth_refused", description="calls refused: no or an invalid API key, or "
+                                               "users outside the key's scope")
+        authorizer, keys = open_authorizer(s, lambda why: denied.add(1, {"reason": why}))
         core = IngestCore(publisher, default_kinds(*topics), limits, s.max_batch,
-                          lambda: gate.refusing, s.retry_after_s)
+                          lambda: gate.refusing, s.retry_after_s, authorizer)
 
         def kafka_up() -> bool:
             md = admin.list_topics(timeout=2)
@@ -77,7 +85,7 @@ class IngestApp:
         stop = threading.Event()
         poller = threading.Thread(target=cls._poll_loop, args=(producer, stop),
                                   name="ingest-delivery", daemon=True)
-        return cls(s, producer, publisher, gate, grpc_server, http, stop, poller, watcher)
+        return cls(s, producer, publisher, gate, grpc_server, http, stop, poller, watcher, keys)
 
     @staticmethod
     def _poll_loop(producer: MeshProducer, stop: threading.Event) -> None:
@@ -97,6 +105,8 @@ class IngestApp:
         self.http.stop()
         self.gate.stop()
         self._watcher.close()
+        if self.keys is not None:
+            self.keys.close()
         try:
             self.producer.flush(30)
         finally:

@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError, Message
 
 from ingest.publisher import Failure, Outcome, Publisher, Records, Validator
 from ingest.validation import Limits, validate_document, validate_event, validate_label
+from mlmesh.auth.authz import ANONYMOUS, Authorizer, Principal
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
 from mlmesh.grpcx.errors import InvalidArgument, PayloadTooLarge, ResourceExhausted
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
@@ -41,8 +42,10 @@ class Kind:
 
 class IngestCore:
     def __init__(self, publisher: Publisher, kinds: dict[str, Kind], limits: Limits,
-                 max_batch: int, refusing: Callable[[], bool], retry_after_s: float) -> None:
+                 max_batch: int, refusing: Callable[[], bool], retry_after_s: float,
+                 authorizer: Authorizer | None = None) -> None:
         self.publisher = publisher
+        self.authorizer = authorizer or Authorizer(None)
         self.kinds = kinds
         self.limits = limits
         self.max_batch = max_batch
@@ -106,8 +109,15 @@ class IngestCore:
             msgs[i] = msg
         return Records(msgs, originals.__getitem__, spec.id_field, failures)
 
-    def publish(self, kind: str, records: Records, timeout_s: float | None = None) -> Reply:
+    def publish(self, kind: str, records: Records, timeout_s: float | None = None,
+                who: Principal = ANONYMOUS) -> Reply:
+        """Publish a batch for ``who``: every decoded item's user must be in the
+        key's scope, else the whole call is PERMISSION_DENIED and nothing of it
+        is published, dead letters included. (An item without a user is left to
+        validation: it is dead-lettered with its reason.)"""
         self._gate(len(records.msgs))
+        users = (m.user_id for m in records.msgs if m is not None and m.user_id)
+        self.authorizer.authorize(who, users, f"publish {kind}")
         spec = self.kinds[kind]
         out = self.publisher.publish(spec.topic, records, spec.validate, self.limits, timeout_s,
                                      spec.stamp_field)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import grpc
 
 from ingest.core import IngestCore
+from mlmesh.auth.authz import presented_key
 from mlmesh.grpcx.errors import InvalidArgument, ResourceExhausted
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.wire import WireError
@@ -24,12 +25,15 @@ class IngestServicer:
     def _handle(self, kind: str,
                 response_cls: type[Response]) -> Callable[[bytes, grpc.ServicerContext], Response]:
         def handler(request: bytes, context: grpc.ServicerContext) -> Response:
+            who = self.core.authorizer.authenticate(
+                presented_key(context.invocation_metadata()))
             try:
                 items = self.core.from_request(kind, request)
             except WireError as exc:
                 raise InvalidArgument(f"malformed request: {exc}") from exc
             remaining = context.time_remaining()
-            reply = self.core.publish(kind, items, remaining - 0.05 if remaining else None)
+            reply = self.core.publish(kind, items, remaining - 0.05 if remaining else None,
+                                      who=who)
             hint = self.core.throttle_hint(reply)
             if hint is not None:
                 raise ResourceExhausted(f"all {reply.rejected} item(s) throttled: "

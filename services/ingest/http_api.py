@@ -20,7 +20,8 @@ from typing import Any
 from google.protobuf import json_format
 
 from ingest.core import IngestCore, require_list
-from mlmesh.grpcx.errors import DomainError, ResourceExhausted
+from mlmesh.auth.authz import presented_key
+from mlmesh.grpcx.errors import DomainError, ResourceExhausted, Unauthenticated
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,13 @@ def make_handler(core: IngestCore, ready: Callable[[], bool],
             if route is None:
                 self._send(404, {"error": f"no route {self.path}"})
                 return
+            try:  # before the body is read: a caller without a key learns nothing more
+                who = core.authorizer.authenticate(presented_key(self.headers.items()))
+            except Unauthenticated as exc:
+                self.close_connection = True
+                self._send(401, {"error": exc.message},
+                           {"WWW-Authenticate": 'Bearer realm="mlmesh"'})
+                return
             try:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
@@ -83,7 +91,7 @@ def make_handler(core: IngestCore, ready: Callable[[], bool],
             kind, key = route
             try:
                 items = core.from_json(kind, require_list(body, key))
-                reply = core.publish(kind, items)
+                reply = core.publish(kind, items, who=who)
                 hint = core.throttle_hint(reply)
                 if hint is not None:
                     raise ResourceExhausted(reply.first_error, hint)
@@ -92,6 +100,7 @@ def make_handler(core: IngestCore, ready: Callable[[], bool],
                 headers = {}
                 if isinstance(exc, ResourceExhausted):
                     headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+
                 self._send(exc.http_status, {"error": exc.message}, headers)
                 return
             accepted = sum(1 for r in results if r.status == pb.PUBLISH_STATUS_ACCEPTED)

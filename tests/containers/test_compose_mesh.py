@@ -1,5 +1,6 @@
 """The whole mesh from its images (docker-compose.yml, the images `make images`
-builds): brought up and gated on health, the same demo workload, answers and
+builds): brought up and gated on health, API keys on (a key made with `mlmesh
+keys create` against the compose Kafka), the same demo workload, answers and
 exactly-once audit as tests/e2e run against it (`mlmesh demo --attach`), then
 `down -v` leaves no container, volume or network of the project behind.
 
@@ -78,8 +79,15 @@ def compose_mesh() -> Iterator[list[str]]:
                               cwd=ROOT, capture_output=True, text=True, timeout=700)
         assert wait.returncode == 0, wait.stdout + wait.stderr + service_logs(cmd)
         sys.stderr.write(f"compose mesh healthy in {time.monotonic() - t0:.0f} s\n{wait.stdout}")
+        made = subprocess.run(
+            [sys.executable, "-m", "mlmesh.cli.main", "keys", "create", "--tenant", "citest",
+             "--users", "*", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, MLMESH_KAFKA_BOOTSTRAP=f"localhost:{ports.KAFKA}"))
+        assert made.returncode == 0, made.stdout + made.stderr
+        os.environ["MLMESH_CLIENT_API_KEY"] = json.loads(made.stdout)["key"]
         yield cmd
     finally:
+        os.environ.pop("MLMESH_CLIENT_API_KEY", None)
         down = subprocess.run([*cmd, "down", "-v", "--remove-orphans", "-t", "30"], cwd=ROOT,
                               env=env, capture_output=True, text=True, timeout=300)
         assert down.returncode == 0, down.stdout + down.stderr
@@ -99,6 +107,22 @@ def test_compose_mesh_runs_the_demo_and_the_audit_matches(compose_mesh: list[str
     assert not result["error"], result["error"] + service_logs(compose_mesh)
     check_demo_result(result, tail + service_logs(compose_mesh))
     assert proc.returncode == 0, tail
+
+
+def test_auth_is_on_a_call_without_a_key_is_refused(compose_mesh: list[str]) -> None:
+    import grpc
+
+    from mlmesh.inference.v1 import inference_service_pb2 as pb
+    from mlmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{ports.INFERENCE_GRPC}") as channel:
+        stub = pb_grpc.InferenceServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Predict(pb.PredictRequest(user_id="u1"), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        key = os.environ["MLMESH_CLIENT_API_KEY"]
+        assert stub.Predict(pb.PredictRequest(user_id="u1"), timeout=10,
+                            metadata=[("x-api-key", key)]).model_name
 
 
 def test_every_service_container_is_healthy_and_not_root(compose_mesh: list[str]) -> None:

@@ -104,7 +104,8 @@ def stream(records: list[Record], cfg: DemoConfig, settings: ClientSettings,
         task = progress.add_task("stream", total=total)
         rate = total / cfg.seconds
         return send_via_ingest(records, settings.ingest_grpc, rate=rate, batch=250,
-                               progress=lambda n: progress.advance(task, n))
+                               progress=lambda n: progress.advance(task, n),
+                               metadata=settings.metadata())
 
 
 def wait_for_embeddings(bootstrap: str, doc_ids: set[str], timeout: float) -> int:

@@ -21,7 +21,7 @@ def ask(settings: ClientSettings, users: list[str], calls: int) -> tuple[list[fl
 
     channel = grpc.insecure_channel(settings.inference_grpc)
     stub = igrpc.InferenceServiceStub(channel)
-    md = (("x-api-key", settings.api_key),) if settings.api_key else None
+    md = settings.metadata() or None
     lat: list[float] = []
     answers: list[dict[str, Any]] = []
     for i in range(calls):
@@ -49,7 +49,7 @@ def search(settings: ClientSettings, users: list[str]) -> list[dict[str, Any]]:
     from mlmesh.inference.v1 import inference_service_pb2 as ipb
     from mlmesh.inference.v1 import inference_service_pb2_grpc as igrpc
 
-    md = (("x-api-key", settings.api_key),) if settings.api_key else None
+    md = settings.metadata() or None
     answers: list[dict[str, Any]] = []
     with grpc.insecure_channel(settings.inference_grpc) as channel:
         stub = igrpc.InferenceServiceStub(channel)

@@ -50,7 +50,7 @@ class FreshnessProbe(threading.Thread):
         from mlmesh.ingest.v1 import ingest_service_pb2 as gpb
         from mlmesh.ingest.v1 import ingest_service_pb2_grpc as ggrpc
 
-        md = (("x-api-key", self.settings.api_key),) if self.settings.api_key else None
+        md = self.settings.metadata() or None
         with grpc.insecure_channel(self.settings.ingest_grpc) as ich, \
                 grpc.insecure_channel(self.settings.inference_grpc) as pch:
             ingest, predict = ggrpc.IngestServiceStub(ich), igrpc.InferenceServiceStub(pch)

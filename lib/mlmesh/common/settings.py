@@ -31,6 +31,8 @@ GLOBAL_FIELDS: dict[str, str] = {
     "redis_url": "MLMESH_REDIS_URL",
     "kafka_security": "MLMESH_KAFKA_SECURITY",
     "mlflow_uri": "MLMESH_MLFLOW_URI",
+    "auth": "MLMESH_AUTH",
+    "keys_topic": "MLMESH_KEYS_TOPIC",
 }
 
 
@@ -57,6 +59,10 @@ class MeshSettings(BaseSettings):
     redis_url: str = f"redis://127.0.0.1:{ports.REDIS}/0"
     # The MLflow tracking server and model registry (runs, model versions).
     mlflow_uri: str = f"http://127.0.0.1:{ports.MLFLOW}"
+    # API keys (mlmesh.auth): on, every gRPC/HTTP call needs a key from the key
+    # log and acts only for the users of the key's tenant; off, anyone may call.
+    auth: bool = False
+    keys_topic: str = "api-keys"
     # Extra librdkafka properties for every client, "k=v,k=v" (e.g. SASL/TLS).
     kafka_security: str = ""
     # Prometheus scrape port of this service's metrics (0 = disabled).

@@ -17,6 +17,7 @@ from mlmesh.grpcx.errors import InvalidArgument
 
 
 def _parsing(method: Callable[[Any, grpc.ServicerContext], Any], request_cls: type[Message],
+             parsed: Callable[[str, Message], None] | None = None,
              ) -> Callable[[bytes, grpc.ServicerContext], Any]:
     def handler(raw: bytes, context: grpc.ServicerContext) -> Any:
         request = request_cls()
@@ -25,20 +26,25 @@ def _parsing(method: Callable[[Any, grpc.ServicerContext], Any], request_cls: ty
         except (DecodeError, RuntimeError, ValueError) as exc:
             raise InvalidArgument(
                 f"malformed {request_cls.DESCRIPTOR.full_name}: {exc}") from exc
+        if parsed is not None:
+            parsed(getattr(method, "__name__", ""), request)
         return method(request, context)
 
     return handler
 
 
-def add_unary_servicer(servicer: object, service: ServiceDescriptor, server: grpc.Server) -> None:
+def add_unary_servicer(servicer: object, service: ServiceDescriptor, server: grpc.Server,
+                       parsed: Callable[[str, Message], None] | None = None) -> None:
     """Every unary-unary method of ``service`` served by the same-named method
-    of ``servicer``, requests parsed by us."""
+    of ``servicer``, requests parsed by us; ``parsed(method, request)`` runs on
+    each parsed request first (e.g. authorization on its fields) and may raise
+    a domain error."""
     db = symbol_database.Default()
     handlers = {}
     for method in service.methods:
         request_cls = db.GetSymbol(method.input_type.full_name)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            _parsing(getattr(servicer, method.name), request_cls),
+            _parsing(getattr(servicer, method.name), request_cls, parsed),
             request_deserializer=None,
             response_serializer=lambda m: m.SerializeToString())
     server.add_generic_rpc_handlers(

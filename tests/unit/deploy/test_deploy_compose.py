@@ -86,6 +86,7 @@ def test_mesh_services_get_the_shared_environment_and_are_hardened() -> None:
         for var in SHARED_ENV:
             assert env.get(var), f"{name}: {var} missing"
         assert env["MLMESH_BIND_ALL"] == "1", f"{name}: must listen beyond loopback"
+        assert env["MLMESH_AUTH"] == "${MLMESH_AUTH:-1}", f"{name}: API keys on by default"
         assert svc["read_only"] is True, name
         assert "/tmp" in svc["tmpfs"], name
         assert svc["cap_drop"] == ["ALL"], name

@@ -233,6 +233,7 @@ def test_config_and_secrets(rendered: tuple[Obj, ...], overlay: str) -> None:
     env = one(rendered, "ConfigMap", "mlmesh-env")["data"]
     for var in SHARED_ENV:
         assert env[var], var
+    assert env["MLMESH_AUTH"] == "1", f"{overlay}: API keys must be on"
     referenced: set[str] = set()
     for _, _, spec in pod_templates(rendered):
         for c in spec.get("containers", []):

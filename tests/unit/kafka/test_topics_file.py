@@ -11,7 +11,7 @@ DATA_TOPICS = {
     "user_events": 6, "documents": 3, "labels": 3, "feature_updates": 6,
     "embeddings_written": 3, "predictions": 6, "alerts": 1,
 }
-CONTROL_TOPICS = {"model-rollout"}  # no dead-letter twin: written by the mesh's own tools
+CONTROL_TOPICS = {"model-rollout", "api-keys"}  # no dead-letter twin: written by the mesh's own tools
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +76,9 @@ topics:
 def test_malformed_files_are_rejected(doc: object, match: str) -> None:
     with pytest.raises(TopicsFileError, match=match):
         parse_topics(doc)
+
+
+def test_the_key_log_is_one_compacted_partition(specs: dict) -> None:
+    # the newest record of a key id is its state (mlmesh.auth.keylog)
+    keys = specs["api-keys"]
+    assert keys.partitions == 1 and keys.config["cleanup.policy"] == "compact"

@@ -26,7 +26,7 @@ def _call(args: argparse.Namespace, method: str, request: Any) -> Any:
 
     client = ClientSettings()  # flags win over it
     addr = args.addr or client.inference_grpc
-    api_key = client.api_key if args.api_key is None else args.api_key
+    api_key = client.key() if args.api_key is None else args.api_key
     md = [("x-api-key", api_key)] if api_key else []
     with grpc.insecure_channel(addr) as channel:
         stub = pb_grpc.InferenceServiceStub(channel)

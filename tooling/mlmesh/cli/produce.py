@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         if args.direct:
             report = send_direct(records, settings.kafka_bootstrap, args.rate, advance)
         else:
-            report = send_via_ingest(records, settings.ingest_grpc, args.rate, args.batch, advance)
+            report = send_via_ingest(records, settings.ingest_grpc, args.rate, args.batch, advance,
+                                     metadata=settings.metadata())
     out = report.as_dict()
     if args.json:
         json.dump(out, sys.stdout)

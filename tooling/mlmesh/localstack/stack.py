@@ -126,6 +126,11 @@ def create_declared_topics(component: Component, ctx: StackContext) -> None:
 
     created = ensure_topics(ctx.kafka_bootstrap, load_topics())
     log.info("declared topics applied", extra={"topics_created": created})
+    if ctx.env.get("MLMESH_AUTH", "").strip().lower() in ("1", "true", "yes", "on"):
+        from mlmesh.devkey import ensure_dev_key
+
+        ensure_dev_key(ctx.kafka_bootstrap, ctx.env.get("MLMESH_KEYS_TOPIC", "api-keys"),
+                       ctx.state_dir)
 
 
 def entries(names: Sequence[str] | None = None,

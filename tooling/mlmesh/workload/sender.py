@@ -105,7 +105,10 @@ def send_direct(records: Iterable[Record], bootstrap: str, rate: float = 0,
 
 def send_via_ingest(records: Iterable[Record], address: str, rate: float = 0,
                     batch: int = 500, progress: Callable[[int], None] | None = None,
-                    max_retries: int = 20) -> SendReport:
+                    max_retries: int = 20,
+                    metadata: list[tuple[str, str]] | None = None) -> SendReport:
+    """Send through ingest's gRPC API; ``metadata`` carries the API key."""
+    md = metadata or None
     channel = grpc.insecure_channel(address, options=[
         ("grpc.max_send_message_length", 64 * 1024 * 1024)])
     stub = pb_grpc.IngestServiceStub(channel)
@@ -122,12 +125,14 @@ def send_via_ingest(records: Iterable[Record], address: str, rate: float = 0,
         for attempt in range(max_retries):
             try:
                 if kind == "user_event":
-                    resp = stub.Publish(pb.PublishRequest(events=msgs), timeout=60)
+                    resp = stub.Publish(pb.PublishRequest(events=msgs), timeout=60,
+                                        metadata=md)
                 elif kind == "document":
                     resp = stub.PublishDocuments(pb.PublishDocumentsRequest(documents=msgs),
-                                                 timeout=60)
+                                                 timeout=60, metadata=md)
                 else:
-                    resp = stub.PublishLabels(pb.PublishLabelsRequest(labels=msgs), timeout=60)
+                    resp = stub.PublishLabels(pb.PublishLabelsRequest(labels=msgs), timeout=60,
+                                              metadata=md)
             except grpc.RpcError as exc:
                 code = exc.code()
                 if code in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE):
