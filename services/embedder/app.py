@@ -25,6 +25,7 @@ from embedder.settings import Settings
 from embedder.store import ChunkStore, CollectionNameError, StoreConfig
 from mlmesh.common.lifecycle import StopSignal
 from mlmesh.common.logging import configure_logging
+from mlmesh.common.retry import RetriesExhausted
 from mlmesh.common.telemetry import init_telemetry
 from mlmesh.embedding import Embedder, MiniLMTokenizer, TritonEmbedder
 from mlmesh.kafka.config import consumer_config, producer_config
@@ -81,7 +82,10 @@ class EmbedderService:
                                             client_id, extra=extra),
             topics=[settings.input_topic], handle_batch=self._handle, service="embedder",
             stop=stop, dlq_producer=self.producer, batch_size=settings.consume_batch,
-            poll_timeout=settings.poll_timeout_s, max_backoff=settings.max_backoff_s)
+            poll_timeout=settings.poll_timeout_s, max_backoff=settings.max_backoff_s,
+            # every dependency of a batch answers: a batch that still fails holds a
+            # record they refuse, which the loop isolates and dead-letters
+            probe=lambda: self._kafka_ok() and self._triton_ok() and self.store.ping())
         self._admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, **extra})
         self._running = threading.Event()
         self.health: HealthServer | None = None
@@ -175,6 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CollectionNameError as exc:
         log.error("embedder cannot start", extra={"error": str(exc)})
         return 2
+    except RetriesExhausted as exc:  # a dependency away too long: exit to be restarted
+        log.error("embedder gave up on a batch (nothing committed)", extra={"error": str(exc)})
+        return 3
     log.info("embedder stopped", extra={"consumed": stats.consumed,
                                         "dead_lettered": stats.dead_lettered,
                                         "retries": stats.retries})

@@ -90,8 +90,10 @@ def build(settings: Settings, worker: int = 0) -> Service:
         features=FeastOnlineReader(
             open_feature_store(settings.feast_repo, settings.state_dir, settings.feast_online,
                                settings.redis_url), settings.feature_service),
+        # queries embedded by the same model version as the chunks searched: during a
+        # re-embed, a query never meets vectors of another model
         triton=TritonGateway(settings.triton_grpc, settings.scorer_model,
-                             settings.embedding_model),
+                             settings.embedding_model, settings.embedding_model_version),
         retriever=MilvusRetriever(settings.milvus_uri, settings.milvus_collection,
                                   settings.embedding_model_version, settings.milvus_timeout_s),
         emitter=PredictionEmitter(settings.kafka_bootstrap, settings.predictions_topic, extra,

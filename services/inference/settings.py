@@ -33,7 +33,8 @@ class Settings(MeshSettings):
     feature_service: str = field("risk_scoring_v1", "Feast feature service read per request")
     milvus_collection: str = field("doc_chunks", "Milvus collection of the user's chunks")
     embedding_model: str = field("minilm_embedding", "Triton embedding model")
-    embedding_model_version: str = field("1", "model_version of chunks to search")
+    embedding_model_version: str = field("1", "the embedding model version queries are embedded "
+                                              "with and whose chunks are searched")
     scorer_model: str = field("risk_scorer", "Triton scoring model")
     model_repository: Path | None = field(
         None, "Triton model repository (model cards); default <state>/triton/model_repository")

@@ -27,12 +27,16 @@ class TritonUnavailable(TritonFailed):
 
 
 class TritonGateway:
-    def __init__(self, url: str, scorer_model: str, embedding_model: str) -> None:
+    def __init__(self, url: str, scorer_model: str, embedding_model: str,
+                 embedding_version: str = "") -> None:
+        """``embedding_version``: the version queries are embedded with, the one
+        whose vectors retrieval searches (empty: Triton's choice, for tools)."""
         import tritonclient.grpc as grpcclient
 
         self.url = url
         self.scorer_model = scorer_model
         self.embedding_model = embedding_model
+        self.embedding_version = embedding_version
         self._g = grpcclient
         self._client = grpcclient.InferenceServerClient(url=url)
 
@@ -65,11 +69,12 @@ class TritonGateway:
         inp.set_data_from_numpy(data)
         try:
             result = self._client.infer(
-                self.embedding_model, [inp],
+                self.embedding_model, [inp], model_version=self.embedding_version,
                 outputs=[self._g.InferRequestedOutput("EMBEDDING")],
                 client_timeout=max(timeout_s, 0.001))
         except Exception as exc:  # classified below
-            raise self._error(exc, self.embedding_model) from exc
+            raise self._error(exc, f"{self.embedding_model} v{self.embedding_version or '?'}") \
+                from exc
         out = result.as_numpy("EMBEDDING")
         if out is None or out.shape[-1] != 384:
             raise TritonFailed(f"{self.embedding_model}: unexpected EMBEDDING output")

@@ -6,16 +6,20 @@ consumed batch holding the outputs, the dead letters and the input offsets
 ``read_committed`` readers with its offsets committed, or not at all.
 
 Error policy on every transactional call (KafkaError flags):
-- ``retriable()``           -> retry the same call after a short backoff;
+- ``retriable()``           -> retry the same call with backoff, bounded (``Retry``:
+                               attempts, a deadline, a stop check); past the bound
+                               it is raised like a fatal error;
 - ``txn_requires_abort()``  -> abort, rewind the consumer to the batch start, redo;
 - anything else (fatal)     -> raise: the process exits and is restarted, and the
                                new instance fences the old one by transactional.id.
+Shutdown while a call is retried (RetryStopped) ends the loop with the batch
+uncommitted: the open transaction is aborted by the broker or fenced by the
+next instance, and the batch is read again.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,11 +27,18 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from mlmesh.common.lifecycle import StopSignal
+from mlmesh.common.retry import Retry, RetryStopped
 from mlmesh.kafka.batch import next_offsets, usable
 from mlmesh.kafka.dlq import coords, dead_letter_for, headers_of
 from mlmesh.kafka.serde import SerdeError
 
 log = logging.getLogger(__name__)
+TXN_RETRY = Retry(attempts=50, deadline_s=60.0, backoff_s=0.2, max_backoff_s=2.0)
+QUEUE_RETRY = Retry(attempts=1_000_000, deadline_s=60.0, backoff_s=0.05, max_backoff_s=0.5)
+
+
+def _retriable(exc: Exception) -> bool:
+    return isinstance(exc, KafkaException) and bool(exc.args[0].retriable())
 
 
 @dataclass
@@ -79,6 +90,9 @@ class TransactionalLoop:
                 batch = [m for m in msgs if usable(m)]
                 if batch:
                     self._process(batch)
+        except RetryStopped as exc:
+            log.info("stopped while retrying; the batch stays uncommitted",
+                     extra={"error": str(exc)})
         finally:
             self._close()
         return self.stats
@@ -133,50 +147,37 @@ class TransactionalLoop:
 
     def _produce(self, topic: str, value: bytes, key: str | bytes | None,
                  headers: list[tuple[str, bytes]] | None) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, value, key=key, headers=headers)  # type: ignore[arg-type]
-                break
-            except BufferError:
-                self.producer.poll(0.05)
+        QUEUE_RETRY.call(
+            lambda: self.producer.produce(topic, value, key=key,
+                                          headers=headers),  # type: ignore[arg-type]
+            lambda exc: isinstance(exc, BufferError), "produce (local queue full)",
+            stop=self.stop.is_set, sleep=lambda s: self.producer.poll(s))
         self.producer.poll(0)
 
     def _commit(self, offsets: list[TopicPartition]) -> bool:
         """True when committed; False when the transaction had to be aborted."""
         group = self.consumer.consumer_group_metadata()
-        step = "send_offsets"
-        while True:
-            try:
-                if step == "send_offsets":
-                    self.producer.send_offsets_to_transaction(offsets, group, 30)
-                    step = "commit"
-                self.producer.commit_transaction(30)
-                return True
-            except KafkaException as exc:
-                err: KafkaError = exc.args[0]
-                if err.retriable():
-                    log.warning("retriable transaction error", extra={"step": step,
-                                                                      "error": str(err)})
-                    time.sleep(0.2)
-                    continue
-                if err.txn_requires_abort():
-                    log.warning("transaction aborted", extra={"step": step, "error": str(err)})
-                    self._abort()
-                    return False
-                log.error("fatal transaction error", extra={"step": step, "error": str(err)})
-                raise
+        step = "send offsets"
+        try:
+            TXN_RETRY.call(lambda: self.producer.send_offsets_to_transaction(offsets, group, 30),
+                           _retriable, step, stop=self.stop.is_set)
+            step = "commit transaction"
+            TXN_RETRY.call(lambda: self.producer.commit_transaction(30), _retriable, step,
+                           stop=self.stop.is_set)
+            return True
+        except KafkaException as exc:
+            err: KafkaError = exc.args[0]
+            if err.txn_requires_abort():
+                log.warning("transaction aborted", extra={"step": step, "error": str(err)})
+                self._abort()
+                return False
+            log.error("fatal transaction error", extra={"step": step, "error": str(err)})
+            raise
 
     def _abort(self) -> None:
         self.stats.aborted_batches += 1
-        while True:
-            try:
-                self.producer.abort_transaction(30)
-                return
-            except KafkaException as exc:
-                if exc.args[0].retriable():
-                    time.sleep(0.2)
-                    continue
-                raise
+        TXN_RETRY.call(lambda: self.producer.abort_transaction(30), _retriable,
+                       "abort transaction")
 
     def _rewind(self, starts: dict[tuple[str, int], int]) -> None:
         owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}

@@ -10,6 +10,16 @@ assignment (staying in the group), backs off exponentially and retries the
 same batch: nothing is skipped. Records the handler rejects go to
 ``<topic>.dlq`` (flushed) before the offsets that cover them are committed.
 
+Poison batches: when a batch has failed ``attempts`` times while ``probe()``
+says the store answers, the failure is the data's, not the store's: the batch
+is split in halves, each retried the same way, until the records the store
+rejects are alone; each is dead-lettered (``store_rejected``, with the store's
+error) and the others are written. Without a probe, or while it says the store
+is down, nothing is dead-lettered for a store error. A batch that cannot be
+written for ``max_stall_s`` raises ``RetriesExhausted`` (the process exits and
+is restarted; nothing was committed). Shutdown ends any wait at once, with the
+batch uncommitted.
+
 ``on_rebalance`` is called whenever partitions are assigned, revoked or
 lost (between batches, inside ``consume``): a handler that remembers what it
 wrote for the partitions it owns (a cache of the store) must forget it then.
@@ -23,14 +33,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from mlmesh.common.lifecycle import StopSignal
+from mlmesh.common.retry import RetriesExhausted, Retry, RetryStopped
 from mlmesh.kafka.batch import next_offsets, usable
 from mlmesh.kafka.dlq import dead_letter_for, headers_of
 from mlmesh.kafka.producer import MeshProducer
 
 log = logging.getLogger(__name__)
+_COMMIT_RETRY = Retry(attempts=50, deadline_s=30.0, backoff_s=0.2, max_backoff_s=2.0)
 
 
 @dataclass
@@ -62,7 +74,9 @@ class SinkLoop:
                  handle_batch: BatchHandler, service: str, stop: StopSignal,
                  dlq_producer: MeshProducer, batch_size: int = 500, poll_timeout: float = 0.2,
                  max_backoff: float = 10.0, consumer: Consumer | None = None,
-                 on_rebalance: Callable[[], None] | None = None) -> None:
+                 on_rebalance: Callable[[], None] | None = None,
+                 probe: Callable[[], bool] | None = None, attempts: int = 3,
+                 max_stall_s: float = 900.0, commit_retry: Retry | None = None) -> None:
         self.topics = topics
         self.handle_batch = handle_batch
         self.service = service
@@ -73,6 +87,10 @@ class SinkLoop:
         self.max_backoff = max_backoff
         self.consumer = consumer if consumer is not None else Consumer(consumer_config)
         self.on_rebalance = on_rebalance
+        self.probe = probe
+        self.attempts = max(1, attempts)
+        self.max_stall_s = max_stall_s
+        self.commit_retry = commit_retry or _COMMIT_RETRY
         self.stats = SinkStats()
 
     def run(self) -> SinkStats:
@@ -95,19 +113,9 @@ class SinkLoop:
             self.on_rebalance()
 
     def _process(self, batch: list[Message]) -> bool:
-        backoff = 0.2
-        while True:
-            try:
-                rejected = self.handle_batch(batch)
-                break
-            except Exception as exc:
-                self.stats.retries += 1
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("batch write failed; pausing and retrying",
-                            extra={"error": self.stats.last_error, "backoff_s": backoff})
-                if not self._pause_for(backoff):
-                    return False
-                backoff = min(backoff * 2, self.max_backoff)
+        rejected = self._write(batch, time.monotonic())
+        if rejected is None:
+            return False
         for item in rejected:
             topic, value = dead_letter_for(item.msg, error_class=item.error_class,
                                            reason=item.reason, service=self.service,
@@ -122,6 +130,44 @@ class SinkLoop:
         self.stats.dead_lettered += len(rejected)
         self.stats.batches += 1
         return True
+
+    def _store_up(self) -> bool:
+        try:
+            return self.probe is not None and bool(self.probe())
+        except Exception:  # a probe that fails says the store is down
+            return False
+
+    def _write(self, batch: list[Message], since: float) -> list[Rejected] | None:
+        """The handler's rejections for ``batch``, isolating records the store
+        itself refuses (see the module doc); None when stopped meanwhile."""
+        backoff = 0.2
+        failures = 0
+        while True:
+            try:
+                return self.handle_batch(batch)
+            except Exception as exc:
+                failures += 1
+                self.stats.retries += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            if failures >= self.attempts and self._store_up():
+                if len(batch) == 1:
+                    log.warning("record rejected by the store; dead-lettering it",
+                                extra={"error": self.stats.last_error})
+                    return [Rejected(batch[0], "store_rejected", self.stats.last_error[:1000])]
+                mid = len(batch) // 2
+                left = self._write(batch[:mid], since)
+                right = self._write(batch[mid:], since) if left is not None else None
+                return None if left is None or right is None else left + right
+            stalled = time.monotonic() - since
+            if stalled >= self.max_stall_s:
+                raise RetriesExhausted(f"{self.service}: a batch of {len(batch)} could not be "
+                                       f"written for {stalled:.0f} s: {self.stats.last_error}")
+            log.warning("batch write failed; pausing and retrying",
+                        extra={"error": self.stats.last_error, "backoff_s": backoff,
+                               "records": len(batch)})
+            if not self._pause_for(backoff):
+                return None
+            backoff = min(backoff * 2, self.max_backoff)
 
     def _pause_for(self, seconds: float) -> bool:
         assignment = self.consumer.assignment()
@@ -146,19 +192,19 @@ class SinkLoop:
         offsets = next_offsets(batch, owned)
         if not offsets:
             return  # revoked meanwhile: the new owner replays; writes are idempotent
-        while True:
-            try:
-                self.consumer.commit(offsets=offsets, asynchronous=False)
-                return
-            except KafkaException as exc:
-                err: KafkaError = exc.args[0]
-                if err.retriable():
-                    time.sleep(0.2)
-                    continue
-                # e.g. rebalance in progress / unknown member: the batch will be
-                # replayed by the next owner; idempotent writes make that safe.
-                log.warning("offset commit failed", extra={"error": str(err)})
-                return
+
+        def retriable(exc: Exception) -> bool:
+            return isinstance(exc, KafkaException) and bool(exc.args[0].retriable())
+
+        try:
+            self.commit_retry.call(
+                lambda: self.consumer.commit(offsets=offsets, asynchronous=False),
+                retriable, "offset commit", stop=self.stop.is_set)
+        except (KafkaException, RetriesExhausted, RetryStopped) as exc:
+            # e.g. rebalance in progress / unknown member, or the broker away past
+            # the bound: the batch is replayed by the next owner (or this one after
+            # a restart); idempotent writes make that safe
+            log.warning("offset commit failed", extra={"error": str(exc)})
 
     def _close(self) -> None:
         try:

@@ -18,6 +18,7 @@ from features.tile_store import TileStore
 from features.tiles import DELTA_VIEW, MAX_TS, MIN_TS, Delta
 from mlmesh.common.lifecycle import StopSignal
 from mlmesh.common.logging import configure_logging
+from mlmesh.common.retry import RetriesExhausted
 from mlmesh.events.v1 import feature_update_pb2
 from mlmesh.kafka.config import consumer_config, producer_config
 from mlmesh.kafka.producer import MeshProducer
@@ -155,10 +156,16 @@ def main(settings: Settings) -> int:
             kwargs={"min_files": settings.compact_min_files,
                     "target_bytes": settings.compact_target_mb * 1024 * 1024})
         compactor.start()
-    stats = loop.run()
-    if compactor is not None:
-        stop.set()  # also when the loop ended on its own (a fatal Kafka error)
-        compactor.join(60)  # a pass in progress finishes its file (no half state either way)
+    try:
+        stats = loop.run()
+    except RetriesExhausted as exc:  # the store away too long: exit to be restarted
+        log.error("feature writer gave up on a batch (nothing committed)",
+                  extra={"error": str(exc)})
+        return 3
+    finally:
+        if compactor is not None:
+            stop.set()  # also when the loop ended on its own (a fatal Kafka error)
+            compactor.join(60)  # a pass in progress finishes its file (no half state)
     log.info("feature writer stopped", extra={"consumed": stats.consumed,
                                               "dead_lettered": stats.dead_lettered})
     return 0

@@ -11,7 +11,8 @@ DATA_TOPICS = {
     "user_events": 6, "documents": 3, "labels": 3, "feature_updates": 6,
     "embeddings_written": 3, "predictions": 6, "alerts": 1,
 }
-CONTROL_TOPICS = {"model-rollout", "api-keys"}  # no dead-letter twin: written by the mesh's own tools
+# no dead-letter twin: written by the mesh's own tools
+CONTROL_TOPICS = {"model-rollout", "api-keys"}
 
 
 @pytest.fixture(scope="module")
