@@ -128,7 +128,8 @@ def build(settings: Settings, worker: int = 0) -> Service:
         # Predict answers without features or retrieval (flagged degraded), not
         # without the model: only Triton takes the replica out of rotation
         degradable=("feast", "milvus"), meter=telemetry.meter,
-        interceptors=[auth], max_workers=settings.max_workers, reuse_port=shared)
+        interceptors=[auth], max_workers=settings.max_workers, reuse_port=shared,
+        tls=settings.server_tls())
 
     def rolled_back(_policy: object) -> None:
         instruments.rollbacks.add(1)

@@ -14,7 +14,7 @@ from opentelemetry import metrics
 from ingest.backpressure import LagGate, measure_lag
 from ingest.core import IngestCore, default_kinds
 from ingest.grpc_api import SERVICE, IngestServicer
-from ingest.http_api import HttpServer, make_handler
+from ingest.http_api import HttpServer, make_app
 from ingest.publisher import Publisher
 from ingest.settings import Settings
 from ingest.validation import Limits
@@ -78,10 +78,11 @@ class IngestApp:
         shared = s.workers > 1
         grpc_server = GrpcServer(name="ingest", address=s.grpc_address, service_names=[SERVICE],
                                  register=servicer.register, dependencies={"kafka": kafka_up},
-                                 max_message_bytes=s.max_request_bytes, reuse_port=shared)
-        http = HttpServer(s.http_address, make_handler(
+                                 max_message_bytes=s.max_request_bytes, reuse_port=shared,
+                                 tls=s.server_tls())
+        http = HttpServer(s.http_address, make_app(
             core, lambda: bool(grpc_server.dependency_state.get("kafka")), s.max_request_bytes),
-            reuse_port=shared)
+            reuse_port=shared, tls=s.server_tls())
         stop = threading.Event()
         poller = threading.Thread(target=cls._poll_loop, args=(producer, stop),
                                   name="ingest-delivery", daemon=True)

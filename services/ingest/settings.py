@@ -7,10 +7,10 @@ from typing import ClassVar
 from pydantic_settings import SettingsConfigDict
 
 from mlmesh.common import ports
-from mlmesh.common.settings import MeshSettings, field
+from mlmesh.common.settings import FrontDoorSettings, field
 
 
-class Settings(MeshSettings):
+class Settings(FrontDoorSettings):
     model_config = SettingsConfigDict(env_prefix="MLMESH_INGEST_", extra="ignore",
                                       populate_by_name=True)
     service_name: ClassVar[str] = "ingest"

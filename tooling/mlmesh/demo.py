@@ -105,7 +105,7 @@ def stream(records: list[Record], cfg: DemoConfig, settings: ClientSettings,
         rate = total / cfg.seconds
         return send_via_ingest(records, settings.ingest_grpc, rate=rate, batch=250,
                                progress=lambda n: progress.advance(task, n),
-                               metadata=settings.metadata())
+                               metadata=settings.metadata(), tls=settings.client_tls())
 
 
 def wait_for_embeddings(bootstrap: str, doc_ids: set[str], timeout: float) -> int:

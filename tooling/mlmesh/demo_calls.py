@@ -19,7 +19,7 @@ def ask(settings: ClientSettings, users: list[str], calls: int) -> tuple[list[fl
     from mlmesh.inference.v1 import inference_service_pb2 as ipb
     from mlmesh.inference.v1 import inference_service_pb2_grpc as igrpc
 
-    channel = grpc.insecure_channel(settings.inference_grpc)
+    channel = settings.channel(settings.inference_grpc)
     stub = igrpc.InferenceServiceStub(channel)
     md = settings.metadata() or None
     lat: list[float] = []
@@ -51,7 +51,7 @@ def search(settings: ClientSettings, users: list[str]) -> list[dict[str, Any]]:
 
     md = settings.metadata() or None
     answers: list[dict[str, Any]] = []
-    with grpc.insecure_channel(settings.inference_grpc) as channel:
+    with settings.channel(settings.inference_grpc) as channel:
         stub = igrpc.InferenceServiceStub(channel)
         for user in users[:3]:
             try:

@@ -51,8 +51,8 @@ class FreshnessProbe(threading.Thread):
         from mlmesh.ingest.v1 import ingest_service_pb2_grpc as ggrpc
 
         md = self.settings.metadata() or None
-        with grpc.insecure_channel(self.settings.ingest_grpc) as ich, \
-                grpc.insecure_channel(self.settings.inference_grpc) as pch:
+        with self.settings.channel(self.settings.ingest_grpc) as ich, \
+                self.settings.channel(self.settings.inference_grpc) as pch:
             ingest, predict = ggrpc.IngestServiceStub(ich), igrpc.InferenceServiceStub(pch)
             while not self.stop.wait(self.interval_s):
                 user = f"{PROBE_PREFIX}{uuid.uuid4().hex[:10]}"

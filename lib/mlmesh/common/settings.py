@@ -17,6 +17,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlmesh.common import ports
+from mlmesh.tls import ServerTls
 
 # Mesh-wide fields: field name -> global env var.
 GLOBAL_FIELDS: dict[str, str] = {
@@ -33,6 +34,9 @@ GLOBAL_FIELDS: dict[str, str] = {
     "mlflow_uri": "MLMESH_MLFLOW_URI",
     "auth": "MLMESH_AUTH",
     "keys_topic": "MLMESH_KEYS_TOPIC",
+    "tls_cert": "MLMESH_TLS_CERT",
+    "tls_key": "MLMESH_TLS_KEY",
+    "tls_client_ca": "MLMESH_TLS_CLIENT_CA",
 }
 
 
@@ -94,6 +98,20 @@ class MeshSettings(BaseSettings):
     @property
     def run_dir(self) -> Path:
         return self.state_dir / "run"
+
+
+class FrontDoorSettings(MeshSettings):
+    """Base of the settings of a service that serves callers (ingest, inference)."""
+
+    # TLS of the gRPC/HTTP front doors (mlmesh.tls): a PEM certificate and its
+    # key; with a client CA, mutual TLS (a client needs a certificate it signed).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+
+    def server_tls(self) -> ServerTls | None:
+        """The front doors' TLS (None: plaintext); a half-given pair is an error."""
+        return ServerTls.of(self.tls_cert, self.tls_key, self.tls_client_ca)
 
 
 def field(default: Any, description: str) -> Any:

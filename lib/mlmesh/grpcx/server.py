@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import metrics, trace
 
 from mlmesh.grpcx.interceptors import ServerInterceptor
+from mlmesh.tls import ServerTls
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,10 @@ class GrpcServer:
                  meter: metrics.Meter | None = None,
                  interceptors: Sequence[grpc.ServerInterceptor] = (),
                  max_workers: int = 16, max_message_bytes: int = 4 * 1024 * 1024,
-                 health_interval: float = 2.0, reuse_port: bool = False) -> None:
+                 health_interval: float = 2.0, reuse_port: bool = False,
+                 tls: ServerTls | None = None) -> None:
         self.name = name
+        self.tls = tls
         self.address = address
         self.service_names = list(service_names)
         self.dependencies = dependencies or {}
@@ -85,7 +88,8 @@ class GrpcServer:
                                                 .lower()})
 
     def start(self) -> int:
-        self.port = self.server.add_insecure_port(self.address)
+        self.port = (self.server.add_secure_port(self.address, self.tls.grpc_credentials())
+                     if self.tls is not None else self.server.add_insecure_port(self.address))
         if self.port == 0:
             raise OSError(f"cannot bind gRPC server to {self.address}")
         self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -94,7 +98,9 @@ class GrpcServer:
         self._checker = threading.Thread(target=self._check_loop, name=f"{self.name}-health",
                                          daemon=True)
         self._checker.start()
-        log.info("grpc server started", extra={"address": self.address, "port": self.port})
+        log.info("grpc server started", extra={
+            "address": self.address, "port": self.port,
+            "tls": "mutual" if self.tls and self.tls.mutual else bool(self.tls)})
         return self.port
 
     def check_dependencies(self) -> bool:

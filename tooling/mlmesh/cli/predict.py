@@ -19,7 +19,6 @@ from mlmesh.common import ports
 
 
 def _call(args: argparse.Namespace, method: str, request: Any) -> Any:
-    import grpc
 
     from mlmesh.client_settings import ClientSettings
     from mlmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
@@ -28,7 +27,7 @@ def _call(args: argparse.Namespace, method: str, request: Any) -> Any:
     addr = args.addr or client.inference_grpc
     api_key = client.key() if args.api_key is None else args.api_key
     md = [("x-api-key", api_key)] if api_key else []
-    with grpc.insecure_channel(addr) as channel:
+    with client.channel(addr) as channel:
         stub = pb_grpc.InferenceServiceStub(channel)
         return getattr(stub, method)(request, metadata=md, timeout=args.timeout)
 

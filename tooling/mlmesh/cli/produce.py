@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             report = send_direct(records, settings.kafka_bootstrap, args.rate, advance)
         else:
             report = send_via_ingest(records, settings.ingest_grpc, args.rate, args.batch, advance,
-                                     metadata=settings.metadata())
+                                     metadata=settings.metadata(), tls=settings.client_tls())
     out = report.as_dict()
     if args.json:
         json.dump(out, sys.stdout)

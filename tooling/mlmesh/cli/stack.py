@@ -23,10 +23,28 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
+def _tls(enabled: bool) -> None:
+    """``--tls``: the local CA and certificates (mlmesh.devtls), handed to ingest
+    and inference by the mesh-wide TLS variables; clients follow the marker."""
+    import os
+
+    from mlmesh.devtls import disable_dev_tls, ensure_dev_tls
+    from mlmesh.localstack.paths import default_state_dir
+
+    state = default_state_dir()
+    if not enabled:
+        disable_dev_tls(state)
+        return
+    server, _client = ensure_dev_tls(state)
+    os.environ.update(MLMESH_TLS_CERT=str(server.cert), MLMESH_TLS_KEY=str(server.key),
+                      MLMESH_TLS_CLIENT_CA=str(server.client_ca))
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from mlmesh.localstack import stack
 
     out = _console()
+    _tls(args.tls)
     try:
         started = stack.up(_names(args.only), timeout=args.timeout)
     except (RuntimeError, TimeoutError, ValueError) as exc:
@@ -184,6 +202,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("up", help="start the local stack (Kafka first), wait until healthy")
     p.add_argument("--only", help="comma-separated components, e.g. kafka,milvus")
     p.add_argument("--timeout", type=float, default=180.0, help="per component, seconds")
+    p.add_argument("--tls", action="store_true",
+                   help="ingest and inference serve mutual TLS with a local CA and "
+                        "certificates (<state dir>/tls); the CLI uses them")
     p.set_defaults(func=cmd_up)
 
     p = subparsers.add_parser("status", help="each component's address and health, and topics")

@@ -41,8 +41,10 @@ def grpc_serving(address: str, services: Sequence[str],
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+    from mlmesh.client_settings import ClientSettings
+
     got: dict[str, bool] = {}
-    with grpc.insecure_channel(address) as channel:
+    with ClientSettings().channel(address) as channel:  # TLS under `mlmesh up --tls`
         stub = health_pb2_grpc.HealthStub(channel)
         for service in services:
             try:

@@ -18,6 +18,7 @@ from mlmesh.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 from mlmesh.kafka.config import producer_config
 from mlmesh.kafka.producer import MeshProducer
 from mlmesh.kafka.serde import SerdeError, from_json, record_time_ms
+from mlmesh.tls import ClientTls, open_channel
 from mlmesh.workload.generator import TOPICS, Kind, Record
 
 _CLASSES: dict[str, type[user_event_pb2.UserEvent | document_pb2.Document | label_pb2.Label]] = {
@@ -106,10 +107,12 @@ def send_direct(records: Iterable[Record], bootstrap: str, rate: float = 0,
 def send_via_ingest(records: Iterable[Record], address: str, rate: float = 0,
                     batch: int = 500, progress: Callable[[int], None] | None = None,
                     max_retries: int = 20,
-                    metadata: list[tuple[str, str]] | None = None) -> SendReport:
-    """Send through ingest's gRPC API; ``metadata`` carries the API key."""
+                    metadata: list[tuple[str, str]] | None = None,
+                    tls: ClientTls | None = None) -> SendReport:
+    """Send through ingest's gRPC API; ``metadata`` carries the API key, ``tls``
+    the TLS of the channel (plaintext without)."""
     md = metadata or None
-    channel = grpc.insecure_channel(address, options=[
+    channel = open_channel(address, tls, options=[
         ("grpc.max_send_message_length", 64 * 1024 * 1024)])
     stub = pb_grpc.IngestServiceStub(channel)
     report = SendReport()
