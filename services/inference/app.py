@@ -26,7 +26,7 @@ from mlmesh.common.workers import serve_processes
 from mlmesh.grpcx.registration import add_unary_servicer
 from mlmesh.grpcx.server import GrpcServer
 from mlmesh.inference.v1 import inference_service_pb2 as pb
-from mlmesh.ratelimit import KeyedLimiter
+from mlmesh.ratelimit import open_limiter
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["InferenceService"].full_name
@@ -114,7 +114,9 @@ def build(settings: Settings, worker: int = 0) -> Service:
                               thread_name_prefix="inference-fanout")
     servicer = InferenceServicer(settings, deps, router, instruments, pool)
     authorizer, keys = open_authorizer(settings)
-    auth = ApiKeyInterceptor(authorizer, KeyedLimiter(settings.key_rate, settings.key_burst),
+    limits = settings.rate_limit_storage.get_secret_value()
+    auth = ApiKeyInterceptor(authorizer, open_limiter(settings.key_rate, settings.key_burst,
+                                                      limits, "mlmesh:inference-key"),
                              settings.max_request_bytes,
                              on_reject=lambda why: instruments.rejected.add(1, {"reason": why}))
     server = GrpcServer(

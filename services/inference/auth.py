@@ -29,7 +29,7 @@ from mlmesh.grpcx.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
-from mlmesh.ratelimit import KeyedLimiter
+from mlmesh.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
@@ -37,7 +37,7 @@ _caller: ContextVar[Principal | None] = ContextVar("mlmesh_caller", default=None
 
 
 class ApiKeyInterceptor(grpc.ServerInterceptor):
-    def __init__(self, authorizer: Authorizer, limiter: KeyedLimiter, max_request_bytes: int,
+    def __init__(self, authorizer: Authorizer, limiter: Limiter, max_request_bytes: int,
                  on_reject: Callable[[str], None] | None = None) -> None:
         self.authorizer = authorizer
         self.limiter = limiter

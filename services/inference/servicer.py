@@ -43,7 +43,7 @@ from mlmesh.grpcx.errors import (
 )
 from mlmesh.inference.v1 import inference_service_pb2 as pb
 from mlmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
-from mlmesh.ratelimit import KeyedLimiter
+from mlmesh.ratelimit import open_limiter
 
 log = logging.getLogger(__name__)
 MAX_USER_ID = 64  # the doc_chunks user_id field is VARCHAR(64)
@@ -103,7 +103,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         self.router = router
         self.m = instruments
         self.pool = executor
-        self.user_limiter = KeyedLimiter(settings.user_rate, settings.user_burst)
+        self.user_limiter = open_limiter(settings.user_rate, settings.user_burst,
+                                         settings.rate_limit_storage.get_secret_value(),
+                                         "mlmesh:inference-user")
         self.cache: ExactCache[pb.PredictResponse] = ExactCache(
             settings.cache_size, settings.cache_ttl_s, on_lookup=instruments.cache_hook("exact"))
         self.semantic: SemanticCache[list[Chunk]] = SemanticCache(

@@ -23,7 +23,8 @@ class Settings(FrontDoorSettings):
     workers: int = field(1, "processes sharing the gRPC port (SO_REUSEPORT), about one core "
                             "each; needs a fixed grpc_port; all workers' metrics on metrics_port "
                             "(worker i's own on metrics_port + 1 + i); "
-                            "caches and rate-limit buckets are per process")
+                            "caches are per process; rate limits too unless "
+                            "MLMESH_RATE_LIMIT_STORAGE is a redis:// URL")
     max_request_bytes: int = field(64 * 1024, "largest accepted request message")
     max_text_chars: int = field(4000, "longest accepted Predict text / Search query")
     max_k: int = field(50, "largest k for retrieval")
@@ -57,9 +58,11 @@ class Settings(FrontDoorSettings):
 
     # Protection.
     key_rate: float = field(0.0, "requests/s per API key (0 = unlimited)")
-    key_burst: float = field(100.0, "bucket size per API key")
+    key_burst: float = field(100.0, "most requests per API key at once (the window is "
+                                    "burst / rate seconds)")
     user_rate: float = field(0.0, "requests/s per user_id (0 = unlimited)")
-    user_burst: float = field(20.0, "bucket size per user_id")
+    user_burst: float = field(20.0, "most requests per user_id at once (the window is "
+                                    "burst / rate seconds)")
 
     # Caches.
     cache_size: int = field(10000, "exact Predict cache entries (0 = off)")

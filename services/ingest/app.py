@@ -27,7 +27,7 @@ from mlmesh.common.workers import serve_processes
 from mlmesh.grpcx.server import GrpcServer
 from mlmesh.kafka.config import consumer_config, producer_config
 from mlmesh.kafka.producer import MeshProducer
-from mlmesh.ratelimit import KeyedLimiter
+from mlmesh.ratelimit import open_limiter
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ class IngestApp:
         s = settings
         extra = s.kafka_extra()
         producer = MeshProducer(producer_config(s.kafka_bootstrap, "ingest", extra=extra))
-        limiter = KeyedLimiter(s.user_rate, s.user_burst)
+        limiter = open_limiter(s.user_rate, s.user_burst, s.rate_limit_storage.get_secret_value(),
+                               "mlmesh:ingest-user")
         publisher = Publisher(producer, "ingest", limiter, s.ack_timeout_s)
         admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap, **extra})
         watcher = Consumer(consumer_config(s.kafka_bootstrap, f"ingest-lag-{uuid.uuid4().hex[:8]}",

@@ -22,6 +22,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,7 @@ from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.kafka.dlq import dead_letter, dlq_topic
 from mlmesh.kafka.headers import inject
 from mlmesh.kafka.producer import MeshProducer
-from mlmesh.ratelimit import KeyedLimiter
+from mlmesh.ratelimit import Limiter
 from mlmesh.wire import timestamp_field
 
 try:
@@ -143,7 +144,7 @@ class Outcome:
 
 
 class Publisher:
-    def __init__(self, producer: MeshProducer, service: str, limiter: KeyedLimiter,
+    def __init__(self, producer: MeshProducer, service: str, limiter: Limiter,
                  ack_timeout_s: float) -> None:
         self.producer = producer
         self.service = service
@@ -170,7 +171,11 @@ class Publisher:
         msgs = records.msgs
         out = Outcome(len(msgs))
         statuses, errors = out.statuses, out.errors
-        take = self.limiter.take if self.limiter.enabled else None
+        # the rate limit is asked once per user per batch (for all the user's
+        # records in it): one storage round trip per user, not per record
+        allowance: dict[str, tuple[int, float]] | None = {} if self.limiter.enabled else None
+        wanted = Counter(m.user_id for m in msgs if m is not None) \
+            if allowance is not None else None
         produce, slot = self.producer.raw.produce, out.slot
         for i, msg in enumerate(msgs):
             if msg is not None:
@@ -185,12 +190,14 @@ class Publisher:
                 self._dead_letter(topic, records, i, reason, out)
                 continue
             key = msg.user_id
-            if take is not None:
-                decision = take(key)
-                if not decision.allowed:
+            if allowance is not None:
+                left, retry_after = allowance.get(key) or \
+                    self.limiter.grant(key, wanted[key])  # type: ignore[index]
+                allowance[key] = (left - 1, retry_after)
+                if left <= 0:
                     statuses[i] = THROTTLED
                     errors[i] = (f"user {key} over its rate limit; retry after "
-                                 f"{decision.retry_after_s:.2f}s")
+                                 f"{retry_after:.2f}s")
                     out.settle()
                     continue
             if stamp:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -37,6 +37,7 @@ GLOBAL_FIELDS: dict[str, str] = {
     "tls_cert": "MLMESH_TLS_CERT",
     "tls_key": "MLMESH_TLS_KEY",
     "tls_client_ca": "MLMESH_TLS_CLIENT_CA",
+    "rate_limit_storage": "MLMESH_RATE_LIMIT_STORAGE",
 }
 
 
@@ -108,6 +109,9 @@ class FrontDoorSettings(MeshSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
+    # Where rate-limit counters live (mlmesh.ratelimit): memory:// (per process)
+    # or redis://[:password@]host:port/db (shared by every replica and worker).
+    rate_limit_storage: SecretStr = SecretStr("memory://")
 
     def server_tls(self) -> ServerTls | None:
         """The front doors' TLS (None: plaintext); a half-given pair is an error."""

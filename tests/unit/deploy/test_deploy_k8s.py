@@ -220,6 +220,7 @@ def test_clients_can_reach_what_they_use(rendered: tuple[Obj, ...]) -> None:
         ("kafka-clients-egress", {"strimzi.io/cluster": "mlmesh", "strimzi.io/kind": "Kafka"}),
         ("triton-clients-egress", {"app.kubernetes.io/name": "triton"}),
         ("feast-clients-egress", {"app.kubernetes.io/name": "redis"}),
+        ("ratelimit-clients-egress", {"app.kubernetes.io/name": "redis"}),
         ("milvus-clients-egress", {"app.kubernetes.io/name": "milvus"}),
     ):
         peers = [p["podSelector"] for rule in nps[policy]["spec"]["egress"] for p in rule["to"]]
@@ -234,6 +235,10 @@ def test_config_and_secrets(rendered: tuple[Obj, ...], overlay: str) -> None:
     for var in SHARED_ENV:
         assert env[var], var
     assert env["MLMESH_AUTH"] == "1", f"{overlay}: API keys must be on"
+    assert env["MLMESH_RATE_LIMIT_STORAGE"].startswith("redis://"), "limits per replica"
+    for name in ("ingest", "inference"):
+        labels = one(rendered, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+        assert labels.get("mlmesh.io/ratelimit-client") == "true", name
     referenced: set[str] = set()
     for _, _, spec in pod_templates(rendered):
         for c in spec.get("containers", []):
