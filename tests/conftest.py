@@ -16,6 +16,7 @@ _PLUGINS = [
     "mlmesh.testing.redis",
     "mlmesh.testing.mlflow",
     "mlmesh.testing.stack",
+    "mlmesh.testing.secure_kafka",
 ]
 pytest_plugins = [p for p in _PLUGINS if importlib.util.find_spec(p) is not None]
 

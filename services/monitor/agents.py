@@ -118,7 +118,8 @@ def dead_letter(mon: Monitor, topic: str, part: int, offset: int, value: bytes,
                 exc: Exception) -> None:
     producer = getattr(mon, "_dlq_producer", None)
     if producer is None:
-        producer = MeshProducer(producer_config(mon.settings.kafka_bootstrap, "monitor-dlq"))
+        producer = MeshProducer(producer_config(mon.settings.kafka_bootstrap, "monitor-dlq",
+                                                extra=mon.settings.kafka_extra()))
         mon._dlq_producer = producer  # type: ignore[attr-defined]
     record = make_dead_letter(original=value, key=None, source_topic=topic, partition=part,
                               offset=offset, error_class="decode",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from typing import Any
 
@@ -38,12 +39,29 @@ def _recovered(app: faust.App) -> bool:
     return bool(tables.recovery.completed.is_set())
 
 
+def broker_credentials(s: Settings) -> Any:
+    """faust's credentials for the mesh's Kafka security settings (None: plaintext)."""
+    protocol = s.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    ctx = None
+    if protocol in ("SSL", "SASL_SSL"):
+        ctx = ssl.create_default_context(
+            cafile=str(s.kafka_ssl_ca) if s.kafka_ssl_ca is not None else None)
+    if protocol == "SSL":
+        return faust.SSLCredentials(ctx)
+    return faust.SASLCredentials(username=s.kafka_sasl_username,
+                                 password=s.kafka_sasl_password.get_secret_value(),
+                                 mechanism=s.kafka_sasl_mechanism, ssl_context=ctx)
+
+
 def build_app(settings: Settings) -> tuple[faust.App, Monitor]:
     s = settings
     s.data_dir.mkdir(parents=True, exist_ok=True)
     app = MonitorApp(
         s.app_id,
         broker="kafka://" + ";".join(b.strip() for b in s.kafka_bootstrap.split(",")),
+        broker_credentials=broker_credentials(s),
         store="memory://",
         datadir=str(s.data_dir),
         web_enabled=False,

@@ -10,9 +10,9 @@ name (``MLMESH_INGEST_KAFKA_BOOTSTRAP``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,6 +31,11 @@ GLOBAL_FIELDS: dict[str, str] = {
     "feast_online": "MLMESH_FEAST_ONLINE",
     "redis_url": "MLMESH_REDIS_URL",
     "kafka_security": "MLMESH_KAFKA_SECURITY",
+    "kafka_security_protocol": "MLMESH_KAFKA_SECURITY_PROTOCOL",
+    "kafka_sasl_mechanism": "MLMESH_KAFKA_SASL_MECHANISM",
+    "kafka_sasl_username": "MLMESH_KAFKA_SASL_USERNAME",
+    "kafka_sasl_password": "MLMESH_KAFKA_SASL_PASSWORD",
+    "kafka_ssl_ca": "MLMESH_KAFKA_SSL_CA",
     "mlflow_uri": "MLMESH_MLFLOW_URI",
     "auth": "MLMESH_AUTH",
     "keys_topic": "MLMESH_KEYS_TOPIC",
@@ -68,8 +73,17 @@ class MeshSettings(BaseSettings):
     # log and acts only for the users of the key's tenant; off, anyone may call.
     auth: bool = False
     keys_topic: str = "api-keys"
-    # Extra librdkafka properties for every client, "k=v,k=v" (e.g. SASL/TLS).
-    kafka_security: str = ""
+    # How every Kafka client connects (mlmesh.kafka.security): the protocol, SASL
+    # mechanism and credentials, and the CA that signed the brokers' certificates.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = \
+        "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_ca: Path | None = None
+    # Further librdkafka properties for every confluent-kafka client, "k=v,k=v"
+    # (tuning; the typed fields above win for what they cover).
+    kafka_security: SecretStr = SecretStr("")
     # Prometheus scrape port of this service's metrics (0 = disabled).
     metrics_port: int = 0
 
@@ -88,12 +102,34 @@ class MeshSettings(BaseSettings):
         if changed:
             cls.model_rebuild(force=True)
 
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> MeshSettings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+                self.kafka_sasl_mechanism and self.kafka_sasl_username
+                and self.kafka_sasl_password.get_secret_value()):
+            raise ValueError(f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                             "kafka_sasl_mechanism, kafka_sasl_username and "
+                             "kafka_sasl_password")
+        if self.kafka_ssl_ca is not None and not self.kafka_ssl_ca.is_file():
+            raise ValueError(f"kafka_ssl_ca {self.kafka_ssl_ca} does not exist")
+        return self
+
     def kafka_extra(self) -> dict[str, str]:
-        """``kafka_security`` parsed into librdkafka properties."""
+        """librdkafka properties of every confluent-kafka client: the typed
+        security settings over ``kafka_security``'s pass-through ones."""
         out: dict[str, str] = {}
-        for part in filter(None, (p.strip() for p in self.kafka_security.split(","))):
+        for part in filter(None, (p.strip() for p in
+                                  self.kafka_security.get_secret_value().split(","))):
             key, _, value = part.partition("=")
             out[key.strip()] = value.strip()
+        if self.kafka_security_protocol != "PLAINTEXT":
+            out["security.protocol"] = self.kafka_security_protocol
+        if self.kafka_security_protocol.startswith("SASL_"):
+            out.update({"sasl.mechanism": self.kafka_sasl_mechanism,
+                        "sasl.username": self.kafka_sasl_username,
+                        "sasl.password": self.kafka_sasl_password.get_secret_value()})
+        if self.kafka_ssl_ca is not None:
+            out["ssl.ca.location"] = str(self.kafka_ssl_ca)
         return out
 
     @property

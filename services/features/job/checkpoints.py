@@ -39,14 +39,15 @@ class KafkaIdentityMismatch(RuntimeError):
     """A checkpoint was taken against other Kafka topics than the running ones."""
 
 
-def kafka_identity(bootstrap: str, topics: list[str], timeout: float = 30.0) -> dict[str, str]:
+def kafka_identity(bootstrap: str, topics: list[str], timeout: float = 30.0,
+                   extra: dict[str, str] | None = None) -> dict[str, str]:
     """The KRaft cluster id and each source topic's id: what a checkpoint's
     offsets are positions in. A reset cluster, or a topic deleted and
     created again, has new ids."""
     from confluent_kafka import KafkaException, TopicCollection
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(extra or {})})
     ident = {"cluster_id": str(admin.describe_cluster(request_timeout=timeout)
                                .result(timeout).cluster_id)}
     described = admin.describe_topics(TopicCollection(topics), request_timeout=timeout)
@@ -93,12 +94,12 @@ def record_identity(checkpoint_dir: Path, current: dict[str, str]) -> None:
 
 
 def guard_restore(bootstrap: str, topics: list[str], checkpoint_dir: Path, restore: str,
-                  ignore: bool = False) -> str:
+                  ignore: bool = False, extra: dict[str, str] | None = None) -> str:
     """Before the job starts: a restore recorded against other Kafka ids is
     refused (:class:`KafkaIdentityMismatch`) unless ``ignore``; then the
     running ids are recorded for the checkpoints this run takes. Returns what
     was checked, for the log."""
-    current = kafka_identity(bootstrap, topics)
+    current = kafka_identity(bootstrap, topics, extra=extra)
     said = "fresh start"
     if restore:
         try:

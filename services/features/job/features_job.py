@@ -37,6 +37,7 @@ from features.catalog import (
 from features.job import functions as fn
 from features.job import sql
 from features.job.checkpoints import KafkaIdentityMismatch, guard_restore, resolve_restore
+from features.job.security import KafkaSecurity
 from features.tiles import RETENTION_MS
 from mlmesh import ids
 
@@ -112,6 +113,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
            "burst (still exactly once)")
     args = p.parse_args(argv)
     args.restore = resolve_restore(args.restore, args.checkpoint_dir)
+    try:
+        args.kafka_security = KafkaSecurity.from_env(os.environ)
+    except ValueError as exc:
+        p.error(str(exc))
     tiles = args.mode == "tiles"
     for name, for_tiles, for_windows in (("idle_timeout_ms", 10_000, 0),
                                          ("checkpoint_interval_ms", 350, 500),
@@ -244,7 +249,8 @@ def input_view(t_env: StreamTableEnvironment, args: argparse.Namespace, inp: Inp
     rejected and late records -> views for the DLQ sinks. Returns the view of
     on-time records."""
     bounded = (("scan.bounded.mode", "latest-offset"),) if args.bounded else ()
-    src = sql.KafkaTable(f"{inp.name}_src", inp.topic, args.bootstrap, bounded)
+    src = sql.KafkaTable(f"{inp.name}_src", inp.topic, args.bootstrap,
+                         bounded + args.kafka_security.connector_options())
     t_env.execute_sql(sql.source_ddl(src, args.group_id, args.out_of_orderness_ms,
                                    args.startup_mode))
     names = (inp.id_col, *(n for n, _ in inp.fields))
@@ -354,7 +360,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment,
                   (f"{inp.name}_late_sink", dlq, f"{inp.name}-late", f"{inp.name}_late")]
     stmts = t_env.create_statement_set()
     for table, topic, suffix, view in sinks:
-        t_env.execute_sql(sql.sink_ddl(sql.KafkaTable(table, topic, args.bootstrap),
+        t_env.execute_sql(sql.sink_ddl(sql.KafkaTable(table, topic, args.bootstrap,
+                                                      args.kafka_security.connector_options()),
                                        f"{args.txn_prefix}-{suffix}", args.txn_timeout_ms))
         stmts.add_insert_sql(f"INSERT INTO {table} SELECT k, v FROM {view}")
     stmts.attach_as_datastream()
@@ -378,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     sources = [args.events_topic] + ([] if args.no_documents else [args.documents_topic])
     try:
         checked = guard_restore(args.bootstrap, sources, Path(args.checkpoint_dir), args.restore,
-                                ignore=_env("IGNORE_KAFKA_IDENTITY", "") == "1")
+                                ignore=_env("IGNORE_KAFKA_IDENTITY", "") == "1",
+                                extra=args.kafka_security.librdkafka())
     except KafkaIdentityMismatch as exc:
         log.error("%s", exc)
         return 2

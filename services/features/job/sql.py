@@ -35,7 +35,11 @@ def interval(ms: int) -> str:
 
 
 def _with(opts: dict[str, str]) -> str:
-    return ",\n  ".join(f"'{k}' = '{v}'" for k, v in opts.items())
+    return ",\n  ".join(f"'{k}' = '{_quoted(v)}'" for k, v in opts.items())
+
+
+def _quoted(value: str) -> str:
+    return value.replace("'", "''")  # a SQL string literal
 
 
 def source_ddl(t: KafkaTable, group_id: str, out_of_order_ms: int,

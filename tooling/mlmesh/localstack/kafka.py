@@ -99,8 +99,12 @@ class KafkaComponent:
     def __init__(self, state_dir: Path, port: int = ports.KAFKA,
                  controller_port: int = ports.KAFKA_CONTROLLER,
                  heap: str = "400m", name: str = "kafka", jars_dir: Path | None = None,
-                 extra_properties: dict[str, str] | None = None) -> None:
+                 extra_properties: dict[str, str] | None = None,
+                 format_args: tuple[str, ...] = ()) -> None:
+        """``format_args``: extra ``StorageTool format`` arguments (e.g.
+        ``--add-scram`` credentials, applied when the log dir is first made)."""
         self.name = name
+        self.format_args = format_args
         self.state_dir = Path(state_dir).resolve()
         self.port = port
         self.controller_port = controller_port
@@ -157,7 +161,7 @@ class KafkaComponent:
         cluster_id = cid_path.read_text().strip()
         res = subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                       "-c", str(self.properties_path)),
+                       "-c", str(self.properties_path), *self.format_args),
             capture_output=True, text=True,
         )
         if res.returncode != 0:
