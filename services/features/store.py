@@ -138,6 +138,31 @@ class FeastStore:
         self._store = store
         return store
 
+    def ping(self) -> bool:
+        """The stores answer: the online one (Redis PING, or SQLite SELECT 1) and
+        the offline directory is writable. The sink loop asks before it takes a
+        failing batch for a poison one (mlmesh.kafka.sink)."""
+        import contextlib
+        import os
+        import sqlite3
+
+        try:
+            if not os.access(self.offline_dir, os.W_OK):
+                return False
+            if self.online == "redis":
+                import redis
+
+                client = redis.Redis.from_url(self.redis_url, socket_timeout=2)
+                try:
+                    return bool(client.ping())
+                finally:
+                    client.close()
+            with contextlib.closing(sqlite3.connect(self.root / "online.db", timeout=2)) as db:
+                db.execute("SELECT 1")
+            return True
+        except Exception:
+            return False
+
     # ---- writes -------------------------------------------------------------
     def write(self, rows: Iterable[FeatureRow]) -> int:
         """Online, then offline (see :meth:`write_online`, :meth:`write_offline`).

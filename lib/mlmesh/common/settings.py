@@ -43,6 +43,7 @@ GLOBAL_FIELDS: dict[str, str] = {
     "tls_key": "MLMESH_TLS_KEY",
     "tls_client_ca": "MLMESH_TLS_CLIENT_CA",
     "rate_limit_storage": "MLMESH_RATE_LIMIT_STORAGE",
+    "bind_all": "MLMESH_BIND_ALL",
 }
 
 

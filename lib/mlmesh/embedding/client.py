@@ -10,7 +10,6 @@ Both return L2-normalised float32 ``[n, 384]`` and satisfy ``Embedder``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,11 +41,11 @@ class Embedder(Protocol):
 class TritonEmbedder:
     """Thread-safe: one gRPC channel, calls from many threads are fine."""
 
-    def __init__(self, url: str | None = None, model: str = MODEL_NAME, version: str = "",
+    def __init__(self, url: str, model: str = MODEL_NAME, version: str = "",
                  timeout_s: float = 10.0, max_batch: int = 64) -> None:
         import tritonclient.grpc as grpcclient
 
-        self.url = url or os.environ.get("MLMESH_TRITON_GRPC", "127.0.0.1:8001")
+        self.url = url  # the caller's settings say where Triton is (triton_grpc)
         self.model, self.version = model, version
         self.timeout_s, self.max_batch = timeout_s, max_batch
         self.dim = DIM

@@ -31,13 +31,12 @@ from features.catalog import (
     ACTIVITY_1H,
     ACTIVITY_5M,
     ACTIVITY_24H,
-    DEFAULT_SESSION_GAP_S,
     DOCUMENTS_1H,
 )
 from features.job import functions as fn
 from features.job import sql
 from features.job.checkpoints import KafkaIdentityMismatch, guard_restore, resolve_restore
-from features.job.security import KafkaSecurity
+from features.job.settings import JobSettings
 from features.tiles import RETENTION_MS
 from mlmesh import ids
 
@@ -45,78 +44,77 @@ log = logging.getLogger("features.job")
 OUT_ROW = fn.KV
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"MLMESH_FEATURES_{name}", default)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     a = p.add_argument
-    a("--bootstrap", default=os.environ.get("MLMESH_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
-    a("--events-topic", default=_env("EVENTS_TOPIC", "user_events"))
-    a("--documents-topic", default=_env("DOCUMENTS_TOPIC", "documents"))
-    a("--output-topic", default=_env("OUTPUT_TOPIC", "feature_updates"))
-    a("--group-id", default=_env("GROUP_ID", "features-job"))
-    a("--startup-mode", default=_env("STARTUP_MODE", "earliest-offset"),
+    try:
+        cfg = JobSettings()  # the environment's values: the flags' defaults
+    except ValueError as exc:
+        p.error(str(exc))
+    a("--bootstrap", default=cfg.kafka_bootstrap)
+    a("--events-topic", default=cfg.events_topic)
+    a("--documents-topic", default=cfg.documents_topic)
+    a("--output-topic", default=cfg.output_topic)
+    a("--group-id", default=cfg.group_id)
+    a("--startup-mode", default=cfg.startup_mode,
       help="where a job without a checkpoint starts: earliest-offset | latest-offset")
-    a("--txn-prefix", default=_env("TXN_PREFIX", "features-job"))
-    a("--txn-timeout-ms", type=int, default=int(_env("TXN_TIMEOUT_MS", "600000")))
-    a("--checkpoint-dir", default=_env("CHECKPOINT_DIR", ".mlmesh/features/checkpoints"))
-    a("--tmp-dir", default=_env("TMP_DIR", ""),
+    a("--txn-prefix", default=cfg.txn_prefix)
+    a("--txn-timeout-ms", type=int, default=cfg.txn_timeout_ms)
+    a("--checkpoint-dir", default=cfg.checkpoint_dir)
+    a("--tmp-dir", default=cfg.tmp_dir,
       help="the mini-cluster's working and spill directory (io.tmp.dirs; default: the "
            "system temp dir, where a killed mini-cluster leaves its RocksDB files behind)")
-    a("--checkpoint-interval-ms", type=int, default=int(_env("CHECKPOINT_INTERVAL_MS", "-1")),
+    a("--checkpoint-interval-ms", type=int, default=cfg.checkpoint_interval_ms,
       help="default: 350 with tiles (a delta is visible when the checkpoint after it "
            "commits; shorter costs more CPU than it saves on two cores: features "
            "README), 500 with windows")
-    a("--out-of-orderness-ms", type=int, default=int(_env("OUT_OF_ORDERNESS_MS", "5000")))
-    a("--mode", choices=["tiles", "windows"], default=_env("MODE", "tiles"),
+    a("--out-of-orderness-ms", type=int, default=cfg.out_of_orderness_ms)
+    a("--mode", choices=["tiles", "windows"], default=cfg.mode,
       help="tiles (default): per-user minute-tile deltas emitted every --emit-interval-ms "
            "of processing time, served as of the read time (features.tiles); windows: the "
            "earlier job, window results on window close (kept as a benchmark baseline)")
-    a("--emit-interval-ms", type=int, default=int(_env("EMIT_INTERVAL_MS", "100")),
+    a("--emit-interval-ms", type=int, default=cfg.emit_interval_ms,
       help="tiles: a delta per user and tile is emitted every this many ms")
-    a("--buffer-timeout-ms", type=int, default=int(_env("BUFFER_TIMEOUT_MS", "-1")),
+    a("--buffer-timeout-ms", type=int, default=cfg.buffer_timeout_ms,
       help="longest a record waits in a network buffer between operators (Flink's "
            "execution.buffer-timeout.interval). Default: 10 with tiles, Flink's 100 with "
            "windows")
-    a("--idle-timeout-ms", type=int, default=int(_env("IDLE_TIMEOUT_MS", "-1")),
+    a("--idle-timeout-ms", type=int, default=cfg.idle_timeout_ms,
       help="a partition idle this long drops out of the watermark (0: never). Default: "
            "10 s with tiles (the watermark only judges the 25 h retention, emission "
            "never waits for it); 0 with windows, where an idle partition's later "
            "records could be judged late")
-    a("--session-gap-s", type=int, default=int(_env("SESSION_GAP_S", str(DEFAULT_SESSION_GAP_S))))
-    a("--dedup-ttl-h", type=int, default=int(_env("DEDUP_TTL_H", "26")))
-    a("--parallelism", type=int, default=int(_env("PARALLELISM", "1")))
-    a("--rest-port", type=int, default=int(_env("REST_PORT", "0")),
+    a("--session-gap-s", type=int, default=cfg.session_gap_s)
+    a("--dedup-ttl-h", type=int, default=cfg.dedup_ttl_h)
+    a("--parallelism", type=int, default=cfg.parallelism)
+    a("--rest-port", type=int, default=cfg.rest_port,
       help="mini-cluster REST API port (health probe); 0 = none requested")
-    a("--restore", default=_env("RESTORE", ""),
+    a("--restore", default=cfg.restore,
       help="checkpoint/savepoint dir to resume from; 'latest': the newest completed one "
            "under --checkpoint-dir, if any (a container restarted by its engine)")
-    a("--connector-jar", default=_env("CONNECTOR_JAR", ""),
+    a("--connector-jar", default=cfg.connector_jar,
       help="flink-sql-connector-kafka jar (local mini-cluster; a cluster has it in lib/)")
-    a("--functions-jar", default=_env("FUNCTIONS_JAR", ""),
+    a("--functions-jar", default=cfg.functions_jar,
       help="mlmesh-features-functions jar, the JVM decode/encode (services/features/jvm; "
            "local mini-cluster; a cluster has it in lib/)")
-    a("--no-documents", action="store_true", default=_env("NO_DOCUMENTS", "") == "1")
-    a("--bounded", action="store_true", default=_env("BOUNDED", "") == "1",
+    a("--no-documents", action="store_true", default=cfg.no_documents)
+    a("--bounded", action="store_true", default=cfg.bounded,
       help="read each topic up to its latest offsets at start, then finish (a backfill, "
            "or a benchmark: every window fires at the end of the input)")
     a("--flink-conf", action="append", metavar="KEY=VALUE",
-      default=[x for x in _env("FLINK_CONF", "").split(";") if x.strip()],
+      default=[x for x in cfg.flink_conf.split(";") if x.strip()],
       help="a Flink configuration option over the job's own (repeatable; the env "
            "MLMESH_FEATURES_FLINK_CONF takes 'k=v;k=v')")
     a("--unaligned-checkpoints", choices=["on", "off"],
-      default=_env("UNALIGNED_CHECKPOINTS", "on"),
+      default=cfg.unaligned_checkpoints,
       help="on (default): checkpoint barriers overtake queued records, so a burst of "
            "window results commits at the next checkpoint instead of after the whole "
            "burst (still exactly once)")
     args = p.parse_args(argv)
     args.restore = resolve_restore(args.restore, args.checkpoint_dir)
-    try:
-        args.kafka_security = KafkaSecurity.from_env(os.environ)
-    except ValueError as exc:
-        p.error(str(exc))
+    args.kafka_security = cfg.connector_security()
+    args.ignore_kafka_identity = cfg.ignore_kafka_identity
+    args.bind_all = cfg.bind_all
     tiles = args.mode == "tiles"
     for name, for_tiles, for_windows in (("idle_timeout_ms", 10_000, 0),
                                          ("checkpoint_interval_ms", 350, 500),
@@ -186,7 +184,7 @@ def flink_config(args: argparse.Namespace) -> Configuration:
     if args.rest_port:
         # in a container (MLMESH_BIND_ALL=1) the REST API must be reachable from
         # outside it, as every mesh service's ports are
-        bind = "0.0.0.0" if os.environ.get("MLMESH_BIND_ALL") == "1" else "127.0.0.1"
+        bind = "0.0.0.0" if args.bind_all else "127.0.0.1"
         settings.update({"rest.port": str(args.rest_port), "rest.address": "127.0.0.1",
                          "rest.bind-address": bind})
     if args.restore:
@@ -385,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = [args.events_topic] + ([] if args.no_documents else [args.documents_topic])
     try:
         checked = guard_restore(args.bootstrap, sources, Path(args.checkpoint_dir), args.restore,
-                                ignore=_env("IGNORE_KAFKA_IDENTITY", "") == "1",
+                                ignore=args.ignore_kafka_identity,
                                 extra=args.kafka_security.librdkafka())
     except KafkaIdentityMismatch as exc:
         log.error("%s", exc)

@@ -1,13 +1,12 @@
-"""The mesh's Kafka security settings for the Flink job: the same variables as
-every service (``MLMESH_KAFKA_SECURITY_PROTOCOL``, ``MLMESH_KAFKA_SASL_MECHANISM``,
-``MLMESH_KAFKA_SASL_USERNAME``, ``MLMESH_KAFKA_SASL_PASSWORD``,
-``MLMESH_KAFKA_SSL_CA``) as Flink Kafka connector properties (its Java client,
+"""The mesh's Kafka security settings for the Flink job (from
+:class:`features.job.settings.JobSettings`: the same variables as every service,
+``MLMESH_KAFKA_SECURITY_PROTOCOL`` ... ``MLMESH_KAFKA_SSL_CA``) as Flink Kafka
+connector properties (its Java client,
 shaded: the login modules carry the connector's package prefix) and as
 librdkafka properties for the job's own admin calls (checkpoint guard)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 _SHADED = "org.apache.flink.kafka.shaded.org.apache.kafka.common.security"
@@ -23,23 +22,6 @@ class KafkaSecurity:
     username: str = ""
     password: str = field(default="", repr=False)
     ca: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> KafkaSecurity:
-        sec = cls(protocol=env.get("MLMESH_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") or "PLAINTEXT",
-                  mechanism=env.get("MLMESH_KAFKA_SASL_MECHANISM", ""),
-                  username=env.get("MLMESH_KAFKA_SASL_USERNAME", ""),
-                  password=env.get("MLMESH_KAFKA_SASL_PASSWORD", ""),
-                  ca=env.get("MLMESH_KAFKA_SSL_CA", ""))
-        if sec.protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
-            raise ValueError(f"MLMESH_KAFKA_SECURITY_PROTOCOL {sec.protocol!r} is not one of "
-                             "PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL")
-        if sec.sasl and (sec.mechanism not in LOGIN_MODULES or not sec.username
-                         or not sec.password):
-            raise ValueError(f"{sec.protocol} needs MLMESH_KAFKA_SASL_MECHANISM (one of "
-                             f"{', '.join(LOGIN_MODULES)}), MLMESH_KAFKA_SASL_USERNAME and "
-                             "MLMESH_KAFKA_SASL_PASSWORD")
-        return sec
 
     @property
     def sasl(self) -> bool:

@@ -144,6 +144,9 @@ def main(settings: Settings) -> int:
         dlq_producer=MeshProducer(producer_config(settings.kafka_bootstrap,
                                                   "feature-writer-dlq", extra=extra)),
         batch_size=settings.batch_size, poll_timeout=settings.poll_timeout_s,
+        # the stores answer: a batch that still fails holds a record they refuse,
+        # which the loop isolates and dead-letters
+        probe=store.ping,
         on_rebalance=lambda: (store.forget_window_ends(), tiles.forget()))  # another writer
     # may have written them
     compactor = None

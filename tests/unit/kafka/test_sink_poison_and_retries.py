@@ -7,6 +7,7 @@ Retry helper bounds attempts, time and shutdown."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -97,6 +98,29 @@ def test_poison_records_are_isolated_and_dead_lettered_the_rest_written() -> Non
         == [("src.dlq", b"v3", "store_rejected"), ("src.dlq", b"v11", "store_rejected")]
     assert "bad field" in letters[0].reason
     assert consumer.commits[-1][0].offset == 16  # the whole batch is done
+
+
+def test_one_bad_record_in_500_is_dead_lettered_and_499_written() -> None:
+    store = Store({b"v377"})
+    loop, consumer, dlq = _loop(store, [])
+    assert loop._process(_batch(500))
+    assert len(store.written) == 499 and b"v377" not in store.written
+    assert [dead_letter_pb2.DeadLetter.FromString(v).original for _t, v in dlq.sent] == [b"v377"]
+    assert consumer.commits[-1][0].offset == 500  # the partition moves on
+
+
+def test_shutdown_during_a_failing_commit_ends_within_its_deadline() -> None:
+    store = Store(set())
+    stop = StopSignal()
+    loop, consumer, _dlq = _loop(store, [], stop=stop,
+                                 commit_retry=Retry(attempts=10**6, deadline_s=30.0,
+                                                    backoff_s=0.05, max_backoff_s=0.05))
+    consumer.commit_errors = [KafkaException(KafkaError(KafkaError._TIMED_OUT, "t", retriable=True))
+                              for _ in range(10**4)]
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    assert loop._process(_batch(2))  # the write is done; the commit gives up on stop
+    assert time.monotonic() - started < 2.0 and consumer.commits == []
 
 
 def test_a_store_that_is_down_is_waited_for_never_dead_lettered() -> None:
