@@ -60,14 +60,18 @@ def _client(kind: str, target: dict[str, str], users: list[str], barrier: Any,
 
         from mlmesh.inference.v1 import inference_service_pb2 as pb
         from mlmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
+        from mlmesh.tls import ClientTls, open_channel
 
-        stub = pb_grpc.InferenceServiceStub(grpc.insecure_channel(target["inference"]))
+        tls = ClientTls(Path(target["tls_ca"]), Path(target["tls_cert"]),
+                        Path(target["tls_key"])) if target.get("tls_ca") else None
+        md = [("x-api-key", target["api_key"])] if target.get("api_key") else None
+        stub = pb_grpc.InferenceServiceStub(open_channel(target["inference"], tls))
         with_text = kind == "predict_text"
 
         def call(i: int) -> None:
             resp = stub.Predict(pb.PredictRequest(
                 user_id=users[i % len(users)], text=TEXTS[i % len(TEXTS)] if with_text else ""),
-                timeout=5)
+                timeout=5, metadata=md)
             for s in resp.latency:
                 stages.setdefault(s.stage, []).append(s.ms)
     elif kind == "grpc_hop":
@@ -202,10 +206,21 @@ def setup(state: Path, users: list[str]) -> dict[str, Any]:
     return {"triton": triton, "milvus": milvus, "feast_repo": state / "feast"}
 
 
-def start_service(state: Path, deps: dict[str, Any], kafka: str, workers: int
+def start_service(state: Path, deps: dict[str, Any], kafka: str, workers: int,
+                  extra_env: dict[str, str] | None = None, tls: Any = None
                   ) -> tuple[Any, str]:
+    """``python -m inference``; ``extra_env`` on top (auth, TLS), ``tls`` the
+    client TLS its health probe uses."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from mlmesh.kafka.topics import ensure_topics, load_topics
     from mlmesh.localstack.base import free_port
-    from mlmesh.localstack.service import grpc_health_probe, source_pythonpath
+    from mlmesh.localstack.service import source_pythonpath
+    from mlmesh.tls import open_channel
+
+    # the mesh's topics: predictions, and the rollout log every replica follows
+    # (empty here: the newest loaded version serves)
+    ensure_topics(kafka, load_topics())
 
     port = free_port()
     env = {**os.environ, "PYTHONPATH": source_pythonpath(os.environ.get("PYTHONPATH")),
@@ -215,12 +230,18 @@ def start_service(state: Path, deps: dict[str, Any], kafka: str, workers: int
            "MLMESH_INFERENCE_GRPC_PORT": str(port), "MLMESH_INFERENCE_METRICS_PORT": "0",
            "MLMESH_INFERENCE_WORKERS": str(workers),
            "MLMESH_INFERENCE_CACHE_SIZE": "0", "MLMESH_INFERENCE_WATCH_ALERTS": "false",
-           "MLMESH_LOG_LEVEL": "WARNING"}
+           "MLMESH_LOG_LEVEL": "WARNING", **(extra_env or {})}
     log_file = open(state / "inference.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen([sys.executable, "-m", "inference"], env=env, cwd=ROOT,
                             stdout=log_file, stderr=subprocess.STDOUT)
-    addr = f"127.0.0.1:{port}"
-    probe = grpc_health_probe(addr)
+    addr = f"{'localhost' if tls else '127.0.0.1'}:{port}"
+
+    def probe() -> bool:
+        with open_channel(addr, tls) as channel:
+            resp = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
+                                                             timeout=2)
+        return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)
+
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -134,19 +134,29 @@ def _encoder(msgs: list[user_event_pb2.UserEvent]) -> Callable[[int], bytes]:
     return lambda i: msgs[i].SerializeToString()
 
 
-def _client(args: tuple[str, list[bytes], int]) -> tuple[int, list[float], float, float]:
+def _channel(address: str, tls: tuple[str, str, str] | None) -> grpc.Channel:
+    from pathlib import Path
+
+    from mlmesh.tls import ClientTls, open_channel
+
+    client = ClientTls(*(Path(p) for p in tls)) if tls else None
+    return open_channel(address, client, options=[("grpc.use_local_subchannel_pool", 1)])
+
+
+def _client(args: tuple[str, list[bytes], int, tuple[str, str, str] | None]
+            ) -> tuple[int, list[float], float, float]:
     """One client process: ``threads`` threads, each on its own connection (not
     the process-wide subchannel pool, so SO_REUSEPORT spreads them over the
     server's worker processes), each warmed up with one untimed call; then the
     timed calls. Returns (accepted, latencies, wall start, wall end)."""
-    address, requests, threads = args
+    address, requests, threads, tls = args
     counts = [0] * threads
     latencies: list[float] = []
     ready = threading.Barrier(threads + 1)
     go = threading.Event()
 
     def run(k: int) -> None:
-        ch = grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+        ch = _channel(address, tls)
         call = ch.unary_unary("/mlmesh.ingest.v1.IngestService/Publish",
                               response_deserializer=pb.PublishResponse.FromString)
         call(requests[k], timeout=120)  # warm-up (its events are sent twice: harmless)
@@ -171,10 +181,12 @@ def _client(args: tuple[str, list[bytes], int]) -> tuple[int, list[float], float
 
 def grpc_ingest(bootstrap: str, topics: dict[str, str], events: list[user_event_pb2.UserEvent],
                 batch: int = 1000, workers: int = 2, client_procs: int = 2,
-                threads: int = 4) -> tuple[float, list[float]]:
+                threads: int = 4, extra_env: dict[str, str] | None = None,
+                tls: tuple[str, str, str] | None = None) -> tuple[float, list[float]]:
     """`python -m ingest` as a real process (``workers`` processes sharing the
     port), loaded by ``client_procs`` client processes sending pre-serialized
-    batches of ``batch`` events over ``threads`` channels each."""
+    batches of ``batch`` events over ``threads`` channels each; ``extra_env``
+    on top of its environment (TLS), ``tls`` = (CA, cert, key) of the clients."""
     import multiprocessing
     import os
     import subprocess
@@ -191,18 +203,20 @@ def grpc_ingest(bootstrap: str, topics: dict[str, str], events: list[user_event_
                MLMESH_INGEST_WORKERS=str(workers), MLMESH_INGEST_LAG_INTERVAL_S="30",
                MLMESH_INGEST_EVENTS_TOPIC=topics["events"],
                MLMESH_INGEST_DOCUMENTS_TOPIC=topics["documents"],
-               MLMESH_INGEST_LABELS_TOPIC=topics["labels"], MLMESH_LOG_LEVEL="WARNING")
+               MLMESH_INGEST_LABELS_TOPIC=topics["labels"], MLMESH_LOG_LEVEL="WARNING",
+               **(extra_env or {}))
     requests = [pb.PublishRequest(events=events[i:i + batch]).SerializeToString()
                 for i in range(0, len(events), batch)]
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
-            ch = grpc.insecure_channel(f"127.0.0.1:{port}")
+            address = f"{'localhost' if tls else '127.0.0.1'}:{port}"
+            ch = _channel(address, tls)
             grpc.channel_ready_future(ch).result(timeout=60)
             ch.close()
             time.sleep(2 if workers > 1 else 0)  # let every worker bind
-            shares = [(f"127.0.0.1:{port}", requests[k::client_procs], threads)
+            shares = [(address, requests[k::client_procs], threads, tls)
                       for k in range(client_procs)]
             with multiprocessing.get_context("spawn").Pool(client_procs) as clients:
                 answers = clients.map(_client, shares)

@@ -33,6 +33,7 @@ BENCHES: list[tuple[str, str, list[str], int]] = [
     ("inference", "bench.inference", [], 1200),
     ("monitor", "bench.monitor", [], 900),
     ("rollout", "bench.rollout", [], 900),
+    ("security", "bench.security", [], 900),
 ]
 
 
