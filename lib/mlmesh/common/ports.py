@@ -21,6 +21,7 @@ from pathlib import Path
 # Servers the local stack starts.
 KAFKA = 19092
 KAFKA_CONTROLLER = 19093
+KAFKA_SASL = 19094  # the local broker's SASL_SSL listener (MLMESH_STACK_KAFKA_SASL=1)
 MILVUS = 19530
 TRITON_HTTP = 18000
 TRITON_GRPC = 18001

@@ -99,8 +99,10 @@ def retrainer_factory(ctx: StackContext) -> Component:
 def features_job_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack.flink import FlinkJobComponent
 
-    return FlinkJobComponent(ctx.state_dir, ctx.kafka_bootstrap,
-                             rest_port=_port(ctx, "MLMESH_FEATURES_REST_PORT", ports.FLINK_REST))
+    env = ctx.service_env()  # Kafka's address and security as the services have them
+    return FlinkJobComponent(ctx.state_dir, env["MLMESH_KAFKA_BOOTSTRAP"],
+                             rest_port=_port(ctx, "MLMESH_FEATURES_REST_PORT", ports.FLINK_REST),
+                             env={k: v for k, v in env.items() if k.startswith("MLMESH_KAFKA_")})
 
 
 def feature_writer_factory(ctx: StackContext) -> Component:

@@ -46,10 +46,15 @@ class StackContext:
         return int(self.kafka_bootstrap.rsplit(":", 1)[1])
 
     def service_env(self, **extra: str) -> dict[str, str]:
-        """The mesh-wide ``MLMESH_*`` variables every service process gets."""
+        """The mesh-wide ``MLMESH_*`` variables every service process gets (with
+        ``MLMESH_STACK_KAFKA_SASL=1``, Kafka through its SASL_SSL listener)."""
+        from mlmesh.localstack import kafka_sasl
+
         env = {k: v for k, v in self.env.items() if k.startswith("MLMESH_")}
         env.setdefault("MLMESH_KAFKA_BOOTSTRAP", self.kafka_bootstrap)
         env["MLMESH_STATE_DIR"] = str(self.state_dir)
+        if kafka_sasl.enabled(self):
+            env.update(kafka_sasl.service_env(kafka_sasl.listener(self)))
         env.update(extra)
         return env
 
@@ -111,21 +116,27 @@ def _resolve(ref: str) -> object:
 
 
 def kafka_factory(ctx: StackContext) -> Component:
+    from mlmesh.localstack import kafka_sasl
     from mlmesh.localstack.kafka import KafkaComponent
 
     port = ctx.kafka_port
+    controller = int(ctx.env.get("MLMESH_STACK_KAFKA_CONTROLLER_PORT", port + 1))
+    extra = kafka_sasl.broker_properties(kafka_sasl.listener(ctx), port, controller) \
+        if kafka_sasl.enabled(ctx) else None
     return KafkaComponent(
-        ctx.state_dir, port=port,
-        controller_port=int(ctx.env.get("MLMESH_STACK_KAFKA_CONTROLLER_PORT", port + 1)),
-        heap=ctx.env.get("MLMESH_STACK_KAFKA_HEAP", "400m"),
+        ctx.state_dir, port=port, controller_port=controller,
+        heap=ctx.env.get("MLMESH_STACK_KAFKA_HEAP", "400m"), extra_properties=extra,
     )
 
 
 def create_declared_topics(component: Component, ctx: StackContext) -> None:
     from mlmesh.kafka.topics import ensure_topics, load_topics
+    from mlmesh.localstack import kafka_sasl
 
     created = ensure_topics(ctx.kafka_bootstrap, load_topics())
     log.info("declared topics applied", extra={"topics_created": created})
+    if kafka_sasl.enabled(ctx):
+        kafka_sasl.add_user(ctx.kafka_bootstrap, kafka_sasl.listener(ctx))
     if ctx.env.get("MLMESH_AUTH", "").strip().lower() in ("1", "true", "yes", "on"):
         from mlmesh.devkey import ensure_dev_key
 
