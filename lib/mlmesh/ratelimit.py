@@ -81,20 +81,24 @@ class KeyedLimiter:
     def enabled(self) -> bool:
         return self.rate > 0
 
+    def _bucket(self, key: str, now: float) -> TokenBucket:
+        """``key``'s bucket, the most recently used (call with the lock held)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = TokenBucket(self.rate, self.burst, now)
+            self._buckets[key] = bucket
+            if len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+        return bucket
+
     def take(self, key: str, cost: float = 1.0) -> Decision:
         if not self.enabled:
             return Decision(True, 0.0, float("inf"))
         now = self.clock()
         with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = TokenBucket(self.rate, self.burst, now)
-                self._buckets[key] = bucket
-                if len(self._buckets) > self.max_keys:
-                    self._buckets.popitem(last=False)
-            else:
-                self._buckets.move_to_end(key)
-            return bucket.take(cost, now)
+            return self._bucket(key, now).take(cost, now)
 
     def grant(self, key: str, wanted: int) -> tuple[int, float]:
         """Up to ``wanted`` tokens for ``key`` at once: (granted, seconds until more)."""
@@ -102,14 +106,7 @@ class KeyedLimiter:
             return wanted, 0.0
         now = self.clock()
         with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = TokenBucket(self.rate, self.burst, now)
-                self._buckets[key] = bucket
-                if len(self._buckets) > self.max_keys:
-                    self._buckets.popitem(last=False)
-            else:
-                self._buckets.move_to_end(key)
+            bucket = self._bucket(key, now)
             full = bucket.take(wanted, now)
             if full.allowed:
                 return wanted, 0.0

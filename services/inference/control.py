@@ -28,15 +28,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     Consumer,
     KafkaError,
     Message,
@@ -47,6 +44,7 @@ from confluent_kafka import (
 from inference.router import PolicySource, PolicyStore, RoutingPolicy
 from inference.settings import Settings
 from mlmesh.kafka.config import consumer_config, producer_config
+from mlmesh.kafka.follow import TopicFollower
 
 log = logging.getLogger(__name__)
 
@@ -57,73 +55,40 @@ class LoggedPolicy:
     policy: RoutingPolicy
 
 
-class PolicyLog:
+class PolicyLog(TopicFollower):
     """Follows the rollout topic for one model; also its compare-and-set writer."""
 
     def __init__(self, bootstrap: str, topic: str, model: str,
                  extra: dict[str, str] | None = None) -> None:
-        self.topic = topic
+        super().__init__(bootstrap, topic, "rollout", extra)
         self.model = model
         self.path = f"kafka:{topic}/{model}"  # what status output names as the store
-        self._bootstrap, self._extra = bootstrap, extra
-        client = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self._consumer = Consumer(consumer_config(
-            bootstrap, f"rollout-follower-{client}", f"rollout-{client}", extra=extra,
-            enable_partition_eof=True, fetch_wait_max_ms=100))
         self._producer: Producer | None = None
         self._meta: Consumer | None = None
-        self._cond = threading.Condition()
         self._policy = RoutingPolicy()
-        self._position = -1  # offset of the last record read (applied or not)
         self._accepted: list[LoggedPolicy] = []
-        self._caught_up = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rollout-follower", daemon=True)
 
     # -- following ---------------------------------------------------------
     def start(self, timeout: float = 30.0) -> PolicyLog:
-        self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
-        self._thread.start()
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._caught_up, timeout):
-                self.close()
-                raise TimeoutError(f"rollout topic {self.topic!r}: not read to its end "
-                                   f"within {timeout:.0f} s (does it exist?)")
+        self._follow(timeout)
         return self
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            msg = self._consumer.poll(0.2)
-            if msg is not None:
-                self._handle(msg)
-
-    def _handle(self, msg: Message) -> None:
-        err = msg.error()
-        if err is not None:
-            if err.code() == KafkaError._PARTITION_EOF:
-                with self._cond:
-                    self._caught_up = True
-                    self._cond.notify_all()
-            else:
-                log.warning("rollout topic error", extra={"error": str(err)})
+    def _apply(self, msg: Message, offset: int) -> None:
+        if (msg.key() or b"").decode(errors="replace") != self.model:
             return
-        offset = int(msg.offset() or 0)
-        policy = None
-        if (msg.key() or b"").decode(errors="replace") == self.model:
-            try:
-                policy = RoutingPolicy.from_dict(json.loads(msg.value() or b"{}"))
-            except (ValueError, TypeError) as exc:
-                log.error("invalid rollout record ignored",
-                          extra={"offset": offset, "error": str(exc)})
+        try:
+            policy = RoutingPolicy.from_dict(json.loads(msg.value() or b"{}"))
+        except (ValueError, TypeError) as exc:
+            log.error("invalid rollout record ignored",
+                      extra={"offset": offset, "error": str(exc)})
+            return
         with self._cond:
-            if policy is not None and policy.revision == self._policy.revision + 1:
+            if policy.revision == self._policy.revision + 1:
                 self._policy = policy
                 self._accepted.append(LoggedPolicy(offset, policy))
-            elif policy is not None:
-                log.info("rollout record of a taken revision ignored (a writer lost a race)",
-                         extra={"offset": offset, "revision": policy.revision})
-            self._position = offset
-            self._cond.notify_all()
+                return
+        log.info("rollout record of a taken revision ignored (a writer lost a race)",
+                 extra={"offset": offset, "revision": policy.revision})
 
     def load(self) -> RoutingPolicy | None:
         with self._cond:
@@ -209,10 +174,7 @@ class PolicyLog:
                            "(other writers kept changing the policy)")
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
-        self._consumer.close()
+        super().close()
         if self._meta is not None:
             self._meta.close()
         if self._producer is not None:

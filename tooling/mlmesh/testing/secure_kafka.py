@@ -15,8 +15,7 @@ import pytest
 from mlmesh.devtls import ensure_dev_tls
 from mlmesh.localstack.base import free_port
 from mlmesh.localstack.kafka import KafkaComponent
-
-MECHANISM = "SCRAM-SHA-512"
+from mlmesh.localstack.kafka_sasl import MECHANISM, SaslListener, broker_properties
 
 
 @dataclass(frozen=True)
@@ -44,26 +43,14 @@ def secure_broker(state: Path) -> Iterator[SecureKafka]:
     keystore.chmod(0o600)
     port, sasl_port, controller = free_port(), free_port(), free_port()
     user, password = "mlmesh-test", secrets.token_urlsafe(18)
+    listener = SaslListener(sasl_port, keystore, server.client_ca or server.cert, password)
     broker = KafkaComponent(
         state, port=port, controller_port=controller, name="kafka-secure",
-        extra_properties={
-            "listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_SSL://127.0.0.1:{sasl_port},"
-                         f"CONTROLLER://127.0.0.1:{controller}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},"
-                                    f"SASL_SSL://localhost:{sasl_port}",
-            "listener.security.protocol.map":
-                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL",
-            "sasl.enabled.mechanisms": MECHANISM,
-            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
-                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
-            "ssl.keystore.type": "PEM",
-            "ssl.keystore.location": str(keystore),
-        },
+        extra_properties=broker_properties(listener, port, controller),
         format_args=("--add-scram", f"{MECHANISM}=[name={user},password={password}]"))
     broker.start(timeout=180)
     try:
-        yield SecureKafka(f"localhost:{sasl_port}", broker.bootstrap, server.client_ca or
-                          server.cert, user, password)
+        yield SecureKafka(listener.bootstrap, broker.bootstrap, listener.ca, user, password)
     finally:
         broker.stop()
 
