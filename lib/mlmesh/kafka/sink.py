@@ -14,8 +14,12 @@ Poison batches: when a batch has failed ``attempts`` times while ``probe()``
 says the store answers, the failure is the data's, not the store's: the batch
 is split in halves, each retried the same way, until the records the store
 rejects are alone; each is dead-lettered (``store_rejected``, with the store's
-error) and the others are written. Without a probe, or while it says the store
-is down, nothing is dead-lettered for a store error. A batch that cannot be
+error) and the others are written. A lone record counts as poison only once
+other records of its batch were written meanwhile, or after
+``POISON_ATTEMPTS`` tries: a store that answers its probe but takes no writes
+(overloaded) does not send good records to the dead-letter topic. Without a
+probe, or while it says the store is down, nothing is dead-lettered for a
+store error. A batch that cannot be
 written for ``max_stall_s`` raises ``RetriesExhausted`` (the process exits and
 is restarted; nothing was committed). Shutdown ends any wait at once, with the
 batch uncommitted.
@@ -43,6 +47,7 @@ from mlmesh.kafka.producer import MeshProducer
 
 log = logging.getLogger(__name__)
 _COMMIT_RETRY = Retry(attempts=50, deadline_s=30.0, backoff_s=0.2, max_backoff_s=2.0)
+POISON_ATTEMPTS = 30  # tries of a lone record before it is poison with no sibling written
 
 
 @dataclass
@@ -53,6 +58,14 @@ class Rejected:
     error_class: str
     reason: str
     record_id: str = ""
+
+
+@dataclass
+class _Isolation:
+    """One batch's write, across the halves it may be split into."""
+
+    since: float          # when the batch was first tried (the stall limit counts from it)
+    written: int = 0      # sub-batches the store accepted meanwhile
 
 
 @dataclass
@@ -113,7 +126,7 @@ class SinkLoop:
             self.on_rebalance()
 
     def _process(self, batch: list[Message]) -> bool:
-        rejected = self._write(batch, time.monotonic())
+        rejected = self._write(batch, _Isolation(time.monotonic()))
         if rejected is None:
             return False
         for item in rejected:
@@ -137,28 +150,35 @@ class SinkLoop:
         except Exception:  # a probe that fails says the store is down
             return False
 
-    def _write(self, batch: list[Message], since: float) -> list[Rejected] | None:
+    def _write(self, batch: list[Message], iso: _Isolation) -> list[Rejected] | None:
         """The handler's rejections for ``batch``, isolating records the store
         itself refuses (see the module doc); None when stopped meanwhile."""
         backoff = 0.2
         failures = 0
         while True:
             try:
-                return self.handle_batch(batch)
+                rejected = self.handle_batch(batch)
+                iso.written += 1
+                return rejected
             except Exception as exc:
                 failures += 1
                 self.stats.retries += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
-            if failures >= self.attempts and self._store_up():
+            # a lone record is poison once others of its batch went in meanwhile
+            # (the store takes writes), or after POISON_ATTEMPTS tries on its own
+            lone_poison = len(batch) == 1 and (
+                iso.written > 0 or failures >= max(self.attempts, POISON_ATTEMPTS))
+            if failures >= self.attempts and (len(batch) > 1 or lone_poison) \
+                    and self._store_up():
                 if len(batch) == 1:
                     log.warning("record rejected by the store; dead-lettering it",
                                 extra={"error": self.stats.last_error})
                     return [Rejected(batch[0], "store_rejected", self.stats.last_error[:1000])]
                 mid = len(batch) // 2
-                left = self._write(batch[:mid], since)
-                right = self._write(batch[mid:], since) if left is not None else None
+                left = self._write(batch[:mid], iso)
+                right = self._write(batch[mid:], iso) if left is not None else None
                 return None if left is None or right is None else left + right
-            stalled = time.monotonic() - since
+            stalled = time.monotonic() - iso.since
             if stalled >= self.max_stall_s:
                 raise RetriesExhausted(f"{self.service}: a batch of {len(batch)} could not be "
                                        f"written for {stalled:.0f} s: {self.stats.last_error}")

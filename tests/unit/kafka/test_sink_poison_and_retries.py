@@ -180,3 +180,23 @@ def test_retry_has_attempts_a_deadline_and_a_stop() -> None:
     with pytest.raises(RetryStopped):
         fast.call(failing, lambda e: True, "x", stop=lambda: True)
     assert Retry().call(lambda: 7, lambda e: True, "x") == 7
+
+
+def test_a_store_that_answers_but_takes_no_writes_is_waited_for() -> None:
+    """An overloaded store (its probe answers, its writes fail for a while):
+    nothing of the batch was written, so no record is taken for poison."""
+    store = Store(set())
+    calls = {"n": 0}
+    write = store.write
+
+    def overloaded(batch: list[Message]) -> list[Rejected]:
+        calls["n"] += 1
+        if calls["n"] <= 25:
+            raise TimeoutError("store busy")
+        return write(batch)
+
+    store.write = overloaded  # type: ignore[method-assign]
+    loop, consumer, dlq = _loop(store, [])
+    assert loop._process(_batch(4))
+    assert dlq.sent == [] and sorted(store.written) == [b"v0", b"v1", b"v2", b"v3"]
+    assert consumer.commits[-1][0].offset == 4
