@@ -1,5 +1,6 @@
-"""A faust consumer whose "seek back to committed" also covers partitions that
-were never committed.
+"""A faust consumer that reads only committed data (``read_committed``, which
+faust sets only in its own exactly-once mode: :class:`CommittedReadsThread`) and
+whose "seek back to committed" also covers partitions that were never committed.
 
 faust re-delivers what it dropped during a rebalance by seeking every assigned
 partition back to its committed offset (``Consumer.perform_seek``: after table
@@ -40,7 +41,23 @@ def never_committed(committed: Mapping[Any, int | None], app_id: str) -> list[An
                   key=lambda tp: (tp.topic, tp.partition))
 
 
+class CommittedReadsThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust reads ``read_committed`` only in its own exactly-once mode; the
+    monitor must never count a record of an aborted upstream transaction (the
+    features job's, an exactly-once producer's), so its consumer always does."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # aiokafka takes the level at construction and hands it to its fetcher
+        # in start(); faust builds the consumer with no way to pass it
+        consumer._isolation_level = "read_committed"
+        return consumer
+
+
 class SeekFromStartConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return CommittedReadsThread(self, loop=self.loop, beacon=self.beacon)
+
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed: Mapping[TP, int] = await super().seek_to_committed()
         fresh = never_committed(committed, self.app.conf.id)
@@ -65,4 +82,5 @@ class MonitorApp(faust.App):
 # mode names a service's logger after its class's module; keep these two under
 # faust's logger names (and the WARNING floor mlmesh.common.logging gives them)
 SeekFromStartConsumer.logger = faust_aiokafka.Consumer.logger
+CommittedReadsThread.logger = faust_aiokafka.AIOKafkaConsumerThread.logger
 MonitorApp.logger = faust.App.logger
