@@ -337,7 +337,10 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
             report_down = stack.down()
             console.print("clean: no process or port left" if report_down.clean
                           else f"[red]left over: {report_down.leftovers}[/red]")
-        if out_path is not None:
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            out_path.write_text(json.dumps(res.__dict__, indent=2, default=str))
+        # the run's record goes under the state dir unless asked elsewhere: a
+        # first run leaves the git tree as it found it
+        out = out_path or Path(res.state_dir or ".") / "demo.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res.__dict__, indent=2, default=str))
+        console.print(f"this run's figures: {out}")
     return res

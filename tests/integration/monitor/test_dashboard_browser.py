@@ -1,8 +1,10 @@
 """The live page in a real headless Chromium: it loads, shows numbers that
-change as events flow, and a screenshot is saved."""
+change as events flow, and a screenshot is taken (copied over
+bench/results/dashboard.png only with MLMESH_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import threading
@@ -78,9 +80,10 @@ def test_dashboard_shows_live_numbers(monitor_factory: Any, tmp_path: Path) -> N
                 shot = tmp_path / "dashboard.png"
                 page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 10_000
-                results = REPO / "bench" / "results"
-                results.mkdir(parents=True, exist_ok=True)
-                shutil.copy(shot, results / "dashboard.png")
+                if os.environ.get("MLMESH_UPDATE_SCREENSHOTS") == "1":  # on purpose only:
+                    results = REPO / "bench" / "results"  # a test run leaves tracked files be
+                    results.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(shot, results / "dashboard.png")
             finally:
                 ctx.close()
     finally:

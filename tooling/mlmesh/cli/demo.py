@@ -17,7 +17,9 @@ def register(sub: Any) -> None:
                    help="run against a mesh that is already up on the default addresses "
                         "(`make compose-up`, or one you point MLMESH_* at): start and stop "
                         "nothing")
-    p.add_argument("--out", type=Path, default=Path("bench/results/demo.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="where this run's figures go (JSON; default <state dir>/demo/demo.json; "
+                        "bench/results/demo.json holds a recorded run)")
     p.set_defaults(func=run)
 
 
