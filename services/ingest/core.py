@@ -14,7 +14,7 @@ from google.protobuf.message import DecodeError, Message
 
 from ingest.publisher import Failure, Outcome, Publisher, Records, Validator
 from ingest.validation import Limits, validate_document, validate_event, validate_label
-from mlmesh.auth.authz import ANONYMOUS, Authorizer, Principal
+from mlmesh.auth.authz import Authorizer, Principal
 from mlmesh.events.v1 import document_pb2, label_pb2, user_event_pb2
 from mlmesh.grpcx.errors import InvalidArgument, PayloadTooLarge, ResourceExhausted
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
@@ -109,8 +109,8 @@ class IngestCore:
             msgs[i] = msg
         return Records(msgs, originals.__getitem__, spec.id_field, failures)
 
-    def publish(self, kind: str, records: Records, timeout_s: float | None = None,
-                who: Principal = ANONYMOUS) -> Reply:
+    def publish(self, kind: str, records: Records, timeout_s: float | None = None, *,
+                who: Principal) -> Reply:
         """Publish a batch for ``who``: every decoded item's user must be in the
         key's scope, else the whole call is PERMISSION_DENIED and nothing of it
         is published, dead letters included. (An item without a user is left to

@@ -14,6 +14,7 @@ import ingest.publisher
 from ingest.core import IngestCore, default_kinds
 from ingest.publisher import Publisher
 from ingest.validation import Limits
+from mlmesh.auth.authz import ANONYMOUS
 from mlmesh.events.v1 import dead_letter_pb2, user_event_pb2
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.kafka.producer import MeshProducer
@@ -70,6 +71,11 @@ class FakeKafka:
         return len(todo)
 
 
+def _publish_raw(core: IngestCore, raw: bytes) -> Any:
+    """A batch request through the core, authentication off (ANONYMOUS)."""
+    return core.publish("user_event", core.from_request("user_event", raw), who=ANONYMOUS)
+
+
 def _core(kafka: FakeKafka, ack_timeout_s: float = 2.0, rate: float = 0) -> IngestCore:
     pub = Publisher(MeshProducer({}, producer=kafka), "ingest", KeyedLimiter(rate, 1),
                     ack_timeout_s)
@@ -81,7 +87,7 @@ def _request(events: list[user_event_pb2.UserEvent]) -> bytes:
 
 
 def _publish(core: IngestCore, events: list[user_event_pb2.UserEvent]) -> list[pb.PublishResult]:
-    return core.publish("user_event", core.from_request("user_event", _request(events))).results()
+    return _publish_raw(core, _request(events)).results()
 
 
 def test_results_follow_request_order_and_bad_records_go_to_the_dlq():
@@ -89,8 +95,7 @@ def test_results_follow_request_order_and_bad_records_go_to_the_dlq():
     core = _core(kafka)
     good1, good2, bad = event("u1", 1), event("u2", 2), event("u3", 3)
     bad.amount = -5
-    results = core.publish("user_event",
-                           core.from_request("user_event", _request([good1, bad, good2]))).results()
+    results = _publish_raw(core, _request([good1, bad, good2])).results()
     assert [r.id for r in results] == [good1.event_id, bad.event_id, good2.event_id]
     assert [r.status for r in results] == [pb.PUBLISH_STATUS_ACCEPTED, pb.PUBLISH_STATUS_INVALID,
                                            pb.PUBLISH_STATUS_ACCEPTED]
@@ -120,7 +125,7 @@ def test_the_dead_letter_holds_exactly_the_bytes_sent():
     sent = item + unknown_field
     good = event("u2").SerializeToString()
     request = b"".join(b"\x0a" + _varint(len(x)) + x for x in (good, sent))
-    results = core.publish("user_event", core.from_request("user_event", request)).results()
+    results = _publish_raw(core, request).results()
     assert [r.status for r in results] == [pb.PUBLISH_STATUS_ACCEPTED, pb.PUBLISH_STATUS_INVALID]
     (dl,) = [dead_letter_pb2.DeadLetter.FromString(v) for t, v, _, _ in kafka.log if t == "ev.dlq"]
     assert dl.original == sent
@@ -141,7 +146,7 @@ def test_a_malformed_item_is_split_out_and_its_neighbours_still_publish():
     good = event("u1").SerializeToString()
     broken = b"\x0a\x03\xff\xfe\xfd"  # field 1 holding invalid UTF-8
     request = b"".join(b"\x0a" + bytes([len(x)]) + x for x in (good, broken, good))
-    results = core.publish("user_event", core.from_request("user_event", request)).results()
+    results = _publish_raw(core, request).results()
     assert [r.status for r in results] == [pb.PUBLISH_STATUS_ACCEPTED, pb.PUBLISH_STATUS_INVALID,
                                            pb.PUBLISH_STATUS_ACCEPTED]
     assert "undecodable" in results[1].error
@@ -170,8 +175,7 @@ def test_rate_limited_user_is_throttled_with_a_hint():
     assert [r.status for r in results] == [pb.PUBLISH_STATUS_ACCEPTED,
                                            pb.PUBLISH_STATUS_THROTTLED]
     assert "rate limit" in results[1].error
-    reply = core.publish("user_event", core.from_request("user_event",
-                                                         _request([event("w"), event("w")])))
+    reply = _publish_raw(core, _request([event("w"), event("w")]))
     assert core.throttle_hint(reply) is None  # not every item throttled
 
 
@@ -181,7 +185,7 @@ def test_ingest_time_is_the_services_own_stamp_whatever_the_client_sent():
     e = event("u1")
     e.ingest_time.seconds, e.ingest_time.nanos = 12, 34  # a client cannot choose it
     before = time.time_ns()
-    core.publish("user_event", core.from_request("user_event", _request([e]))).results()
+    _publish_raw(core, _request([e])).results()
     (value,) = [v for t, v, _, _ in kafka.log if t == "ev"]
     sent = user_event_pb2.UserEvent.FromString(value)
     assert before <= sent.ingest_time.ToNanoseconds() <= time.time_ns()
