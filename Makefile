@@ -18,7 +18,7 @@ PYTEST ?= $(PY) -m pytest
 TEST_SELECT ?= not slow and not chaos
 MINUTES ?= 10
 
-.PHONY: help setup venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck check-wheels images \
+.PHONY: help setup setup-test venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck check-wheels images \
         compose-models compose-up compose-down test-containers \
         test test-unit test-integration test-slow check bench demo up down status chaos soak clean
 
@@ -75,10 +75,17 @@ $(VENV)/.speedups.stamp: lib/mlmesh/_eventscan.c lib/mlmesh/_deliveries.c lib/se
 # Component set-up steps (jars, models, ...) are added by mk/*.mk via SETUP_STEPS.
 SETUP_STEPS :=
 -include mk/*.mk
-SETUP_STEPS += models setup-deploy
+SETUP_STEPS += models
 
-setup: venvs tools/buf/node_modules/.bin/buf $(SETUP_STEPS) ## create venvs, fetch jars, build models (idempotent)
+# What only the tests need from the system package manager (Chromium for the
+# dashboard's browser test, redis-server, docker-compose and the deploy linters):
+# `make test` sets it up (CI runs as root); `make demo` installs nothing with it.
+SETUP_TEST_STEPS := setup-browser setup-redis setup-deploy
+
+setup: venvs tools/buf/node_modules/.bin/buf $(SETUP_STEPS) ## create venvs, fetch jars, build models (idempotent; no system packages)
 	@echo "setup complete"
+
+setup-test: setup $(SETUP_TEST_STEPS) ## setup + the system packages the tests use (Chromium, redis-server, docker-compose; apt, as root or with sudo)
 
 # ---------------------------------------------------------------- protos
 protos: $(VENV_PROTOC)/.stamp ## regenerate gen/python stubs from protos/
@@ -136,7 +143,7 @@ deploy-static: setup-deploy ## compose config, Dockerfile lint, k8s render (no e
 # (testcontainers) and tests/containers runs the compose mesh; without one, the
 # fixtures use the local launchers and tests/containers skips. The summary says
 # which path each server took.
-test: setup ## all tests but slow/chaos suites (what CI runs); MLMESH_TEST_CONTAINERS=0: no images, local servers only
+test: setup-test ## all tests but slow/chaos suites (what CI runs); MLMESH_TEST_CONTAINERS=0: no images, local servers only
 	$(MAKE) --no-print-directory check
 	@containers=$${MLMESH_TEST_CONTAINERS:-1}; \
 	if [ "$$containers" != 0 ] && docker info >/dev/null 2>&1; then \
@@ -152,10 +159,10 @@ test: setup ## all tests but slow/chaos suites (what CI runs); MLMESH_TEST_CONTA
 test-unit: $(VENV)/.stamp ## unit tests only (seconds)
 	$(PYTEST) -m unit $(PYTEST_ARGS)
 
-test-integration: setup ## integration tests (real servers)
+test-integration: setup-test ## integration tests (real servers)
 	$(PYTEST) -m "integration and not slow" $(PYTEST_ARGS)
 
-test-slow: setup ## the slow suites
+test-slow: setup-test ## the slow suites
 	$(PYTEST) -m "slow and not chaos" $(PYTEST_ARGS)
 
 # ---------------------------------------------------------------- run
@@ -171,7 +178,7 @@ down: ## stop the local stack
 demo: setup ## README command one: the whole mesh on the embedded defaults
 	$(VENV)/bin/mlmesh demo
 
-bench: setup setup-peers ## all benchmarks; JSON + Markdown + PNG under bench/results/
+bench: setup setup-redis setup-peers ## all benchmarks; JSON + Markdown + PNG under bench/results/
 	$(PY) -m bench.run_all
 
 chaos: setup ## fault-injection suite with an independent audit

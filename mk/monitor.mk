@@ -13,7 +13,6 @@ setup-browser:
 	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; fi
 
-SETUP_STEPS += setup-browser
 
 test-monitor: ## monitor unit tests (no Kafka)
 	$(MON_PYTEST) -q tests/unit/monitor

@@ -1,6 +1,6 @@
 """A real Redis server as a local process: Feast's scale-out online store.
 
-``redis-server`` from the Debian package (``make setup`` installs it), bound to
+``redis-server`` from the Debian package (``make setup-redis`` installs it), bound to
 127.0.0.1, no persistence (the online store holds each user's newest window;
 the feature writer rebuilds it from ``feature_updates`` and the offline store
 keeps history). The stack starts it when ``MLMESH_FEAST_ONLINE=redis``; every
@@ -55,7 +55,7 @@ class RedisComponent(LocalServer):
 
     def prepare(self) -> tuple[dict[str, str] | None, Path | None]:
         if not Path(self.server).is_file():
-            raise RuntimeError(f"{SERVER} not found: run `make setup` "
+            raise RuntimeError(f"{SERVER} not found: run `make setup-redis` "
                                "(or apt-get install redis-server)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return None, self.data_dir
