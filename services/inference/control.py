@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -35,15 +34,13 @@ from dataclasses import dataclass, replace
 
 from confluent_kafka import (
     Consumer,
-    KafkaError,
     Message,
-    Producer,
     TopicPartition,
 )
 
 from inference.router import PolicySource, PolicyStore, RoutingPolicy
 from inference.settings import Settings
-from mlmesh.kafka.config import consumer_config, producer_config
+from mlmesh.kafka.config import consumer_config
 from mlmesh.kafka.follow import TopicFollower
 
 log = logging.getLogger(__name__)
@@ -63,7 +60,6 @@ class PolicyLog(TopicFollower):
         super().__init__(bootstrap, topic, "rollout", extra)
         self.model = model
         self.path = f"kafka:{topic}/{model}"  # what status output names as the store
-        self._producer: Producer | None = None
         self._meta: Consumer | None = None
         self._policy = RoutingPolicy()
         self._accepted: list[LoggedPolicy] = []
@@ -127,24 +123,7 @@ class PolicyLog(TopicFollower):
 
     # -- writing -----------------------------------------------------------
     def _produce(self, policy: RoutingPolicy, timeout: float) -> int:
-        if self._producer is None:
-            self._producer = Producer(producer_config(
-                self._bootstrap, f"rollout-writer-{os.getpid()}", extra=self._extra,
-                linger_ms=0, message_timeout_ms=int(timeout * 1000)))
-        result: dict[str, object] = {}
-
-        def delivered(err: KafkaError | None, msg: Message) -> None:
-            result["err"], result["offset"] = err, msg.offset()
-
-        self._producer.produce(self.topic, key=self.model.encode(), partition=0,
-                               value=json.dumps(policy.to_dict()).encode(),
-                               on_delivery=delivered)
-        self._producer.flush(timeout)
-        if "err" not in result:
-            raise TimeoutError(f"rollout change not acknowledged within {timeout:.0f} s")
-        if result["err"] is not None:
-            raise RuntimeError(f"rollout change not written: {result['err']}")
-        return int(result["offset"])  # type: ignore[call-overload]
+        return self._write(self.model.encode(), json.dumps(policy.to_dict()).encode(), timeout)
 
     def update(self, change: Callable[[RoutingPolicy], RoutingPolicy | None],
                attempts: int = 5, deadline_s: float = 20.0) -> RoutingPolicy | None:
@@ -177,8 +156,6 @@ class PolicyLog(TopicFollower):
         super().close()
         if self._meta is not None:
             self._meta.close()
-        if self._producer is not None:
-            self._producer.flush(5)
 
 
 def open_policy_source(settings: Settings, timeout: float = 30.0) -> PolicySource:

@@ -79,7 +79,7 @@ class Authorizer:
             log.info("API key refused", extra={"key_id": key_id or "malformed",
                                                "known": record is not None})
             raise Unauthenticated("invalid API key")
-        return Principal(record.key_id, record.tenant, record.scope())
+        return Principal(record.key_id, record.tenant, record.scope)
 
     def authorize(self, who: Principal, user_ids: Iterable[str], action: str) -> None:
         if who.scope is None:

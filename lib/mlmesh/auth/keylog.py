@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Message
 
 from mlmesh.auth.keys import KeyRecord
-from mlmesh.kafka.config import producer_config
 from mlmesh.kafka.follow import TopicFollower
 
 log = logging.getLogger(__name__)
@@ -30,7 +28,6 @@ class KeyLog(TopicFollower):
     def __init__(self, bootstrap: str, topic: str = DEFAULT_TOPIC,
                  extra: dict[str, str] | None = None) -> None:
         super().__init__(bootstrap, topic, "keys", extra)
-        self._producer: Producer | None = None
         self._records: dict[str, KeyRecord] = {}
 
     def start(self, timeout: float = 30.0) -> KeyLog:
@@ -63,26 +60,6 @@ class KeyLog(TopicFollower):
 
     def put(self, record: KeyRecord, timeout: float = 15.0) -> None:
         """Write ``record`` and wait until this follower has read it back."""
-        if self._producer is None:
-            self._producer = Producer(producer_config(
-                self._bootstrap, f"keys-writer-{os.getpid()}", extra=self._extra,
-                linger_ms=0, message_timeout_ms=int(timeout * 1000)))
-        result: dict[str, object] = {}
-
-        def delivered(err: KafkaError | None, msg: Message) -> None:
-            result["err"], result["offset"] = err, msg.offset()
-
-        self._producer.produce(self.topic, key=record.key_id.encode(), partition=0,
-                               value=json.dumps(record.to_dict()).encode(),
-                               on_delivery=delivered)
-        self._producer.flush(timeout)
-        if "err" not in result:
-            raise TimeoutError(f"key change not acknowledged within {timeout:.0f} s")
-        if result["err"] is not None:
-            raise RuntimeError(f"key change not written: {result['err']}")
-        self._wait_read(int(result["offset"]), timeout)  # type: ignore[call-overload]
-
-    def close(self) -> None:
-        super().close()
-        if self._producer is not None:
-            self._producer.flush(5)
+        offset = self._write(record.key_id.encode(), json.dumps(record.to_dict()).encode(),
+                             timeout)
+        self._wait_read(offset, timeout)

@@ -19,6 +19,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, replace
 from fnmatch import fnmatchcase
+from functools import cached_property
 from typing import Any
 
 PREFIX = "mlk"
@@ -76,7 +77,9 @@ class KeyRecord:
     def matches(self, key: str) -> bool:
         return hmac.compare_digest(self.digest, digest(key))
 
+    @cached_property
     def scope(self) -> UserScope:
+        """The parsed user pattern, once per record (it is checked per request)."""
         return UserScope(self.users)
 
     def public(self) -> dict[str, Any]:
@@ -96,7 +99,7 @@ class KeyRecord:
                   revoked_at_ms=int(d.get("revoked_at_ms", 0)),
                   replaced_by=str(d.get("replaced_by", "")),
                   expires_at_ms=int(d.get("expires_at_ms", 0)))
-        UserScope(rec.users)  # a record with a bad pattern is refused, not half-trusted
+        _ = rec.scope  # parsed now: a record with a bad pattern is refused, not half-trusted
         return rec
 
     def revoked(self, at_ms: int | None = None) -> KeyRecord:

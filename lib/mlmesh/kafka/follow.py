@@ -2,7 +2,8 @@
 with no consumer group (nothing committed): the shape of the mesh's shared
 control logs (the rollout log, the API key log). A subclass applies each
 record (:meth:`TopicFollower._apply`); the base tracks the position read, says
-when the end was first reached and waits for an offset."""
+when the end was first reached, waits for an offset, and writes a record with
+its delivery report checked (:meth:`TopicFollower._write`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,16 @@ import socket
 import threading
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
-from mlmesh.kafka.config import consumer_config
+from mlmesh.kafka.config import consumer_config, producer_config
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +36,7 @@ class TopicFollower:
         self._consumer = Consumer(consumer_config(
             bootstrap, f"{name}-follower-{client}", f"{name}-{client}", extra=extra,
             enable_partition_eof=True, fetch_wait_max_ms=100))
+        self._producer: Producer | None = None
         self._cond = threading.Condition()
         self._position = -1  # offset of the last record read (applied or not)
         self._caught_up = False
@@ -75,8 +84,31 @@ class TopicFollower:
         with self._cond:
             return self._cond.wait_for(lambda: self._position >= offset, timeout)
 
+    def _write(self, key: bytes, value: bytes, timeout: float) -> int:
+        """Produce one record to partition 0 (idempotent, acks=all) and return
+        its offset once acknowledged; a refusal or no answer is an error."""
+        if self._producer is None:
+            self._producer = Producer(producer_config(
+                self._bootstrap, f"{self.name}-writer-{os.getpid()}", extra=self._extra,
+                linger_ms=0, message_timeout_ms=int(timeout * 1000)))
+        result: dict[str, object] = {}
+
+        def delivered(err: KafkaError | None, msg: Message) -> None:
+            result["err"], result["offset"] = err, msg.offset()
+
+        self._producer.produce(self.topic, key=key, partition=0, value=value,
+                               on_delivery=delivered)
+        self._producer.flush(timeout)
+        if "err" not in result:
+            raise TimeoutError(f"{self.name} change not acknowledged within {timeout:.0f} s")
+        if result["err"] is not None:
+            raise RuntimeError(f"{self.name} change not written: {result['err']}")
+        return int(result["offset"])  # type: ignore[call-overload]
+
     def close(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(5)
         self._consumer.close()
+        if self._producer is not None:
+            self._producer.flush(5)
