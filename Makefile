@@ -18,7 +18,7 @@ PYTEST ?= $(PY) -m pytest
 TEST_SELECT ?= not slow and not chaos
 MINUTES ?= 10
 
-.PHONY: help setup setup-test venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck check-wheels images \
+.PHONY: help setup setup-verbose setup-test venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck check-wheels images \
         compose-models compose-up compose-down test-containers \
         test test-unit test-integration test-slow check bench demo up down status chaos soak clean
 
@@ -76,14 +76,27 @@ $(VENV)/.speedups.stamp: lib/mlmesh/_eventscan.c lib/mlmesh/_deliveries.c lib/se
 SETUP_STEPS :=
 -include mk/*.mk
 SETUP_STEPS += models
+SETUP_LABEL_models := embedding model, fp32 + INT8 (make models)
 
 # What only the tests need from the system package manager (Chromium for the
 # dashboard's browser test, redis-server, docker-compose and the deploy linters):
 # `make test` sets it up (CI runs as root); `make demo` installs nothing with it.
 SETUP_TEST_STEPS := setup-browser setup-redis setup-deploy
 
-setup: venvs tools/buf/node_modules/.bin/buf $(SETUP_STEPS) ## create venvs, fetch jars, build models (idempotent; no system packages)
-	@echo "setup complete"
+# `make setup` prints one line per step with its time (tools/setup.sh); each
+# step's own output goes to $(STATE)/logs/setup.log. `make setup-verbose` shows it.
+SETUP_LINES := "Python environment (.venv)=$(VENV)/.stamp" \
+  "PyFlink environment (.venv-flink)=$(VENV_FLINK)/.stamp" \
+  "Triton environment (.venv-triton)=$(VENV_TRITON)/.stamp" \
+  "protoc environment (.venv-protoc)=$(VENV_PROTOC)/.stamp" \
+  "MLflow environment (.venv-mlflow)=$(VENV_MLFLOW)/.stamp" \
+  "optional C speedups=$(VENV)/.speedups.stamp" \
+  $(foreach s,$(SETUP_STEPS),"$(or $(SETUP_LABEL_$(s)),$(s))=$(s)")
+
+setup: ## create venvs, fetch jars, build models (idempotent; no system packages; one line per step)
+	@STATE=$(STATE) PYTHON=$(PYTHON) MAKE="$(MAKE)" tools/setup.sh $(SETUP_LINES)
+
+setup-verbose: venvs $(SETUP_STEPS) ## the same steps, with every tool's output
 
 setup-test: setup $(SETUP_TEST_STEPS) ## setup + the system packages the tests use (Chromium, redis-server, docker-compose; apt, as root or with sudo)
 
@@ -176,7 +189,7 @@ down: ## stop the local stack
 	$(VENV)/bin/mlmesh down
 
 demo: setup ## README command one: the whole mesh on the embedded defaults
-	$(VENV)/bin/mlmesh demo
+	@$(VENV)/bin/mlmesh demo
 
 bench: setup setup-redis setup-peers ## all benchmarks; JSON + Markdown + PNG under bench/results/
 	$(PY) -m bench.run_all

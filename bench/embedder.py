@@ -1,6 +1,7 @@
 """Embedder benchmark, one run, every figure against a baseline of the same run.
 
-(a) direct ONNX Runtime at batch 32 on the corpus of bench/embedding_direct.py;
+(a) direct ONNX Runtime at batch 32 on the corpus of bench/embedding_direct.py,
+    with the graph of the version the embedder serves (INT8 by default);
 (b) the embedder end to end (`python -m embedder`: Kafka -> Triton -> Milvus)
     on the same texts, docs/s from a backlog, and the ratio (target >= 0.85);
 (c) p99 document -> searchable latency at 50% of (b) (target <= 1 s), each
@@ -41,6 +42,7 @@ from embedding_direct import corpus, measure  # noqa: E402
 
 from embedder.store import ChunkStore, StoreConfig, chunk_id  # noqa: E402
 from mlmesh.embedding import OnnxEmbedder  # noqa: E402
+from mlmesh.embedding.client import DEFAULT_VERSION, GRAPH_FILES  # noqa: E402
 from mlmesh.events.v1 import document_pb2, embedding_written_pb2  # noqa: E402
 from mlmesh.kafka.config import producer_config  # noqa: E402
 from mlmesh.kafka.producer import MeshProducer  # noqa: E402
@@ -144,7 +146,8 @@ def end_to_end(kafka: str, triton_grpc: str, milvus_uri: str, texts: list[str], 
         half = [e for _, e in written.events[seen:] if e.doc_id.startswith("h-")]
         lat = [e.doc_to_searchable_ms for e in half]
         sample = [e.doc_id for e in half[:: max(1, len(half) // 50)]]
-        visible = sum(1 for d in sample if store.count(f'chunk_id == "{chunk_id(d, 0, "1")}"'))
+        visible = sum(1 for d in sample
+                      if store.count(f'chunk_id == "{chunk_id(d, 0, DEFAULT_VERSION)}"'))
         result["half_load"] = {"target_docs_per_s": round(target, 1), "docs": len(half),
                                "doc_to_searchable_ms_p50": pct(lat, 50),
                                "doc_to_searchable_ms_p99": pct(lat, 99),
@@ -223,7 +226,8 @@ def main() -> int:
     result: dict[str, Any] = {"bench": "embedder", "cpu_count": os.cpu_count(),
                               "platform": platform.platform(),
                               "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
-    onnx = OnnxEmbedder(threads=0, batch_size=32)
+    # the in-process baseline runs the graph of the version the embedder serves
+    onnx = OnnxEmbedder(threads=0, batch_size=32, graph=GRAPH_FILES[DEFAULT_VERSION])
     with tempfile.TemporaryDirectory(prefix="mlmesh-bench-embedder-") as tmp:
         state = Path(tmp)
         kafka = KafkaComponent(state, port=free_port(), controller_port=free_port(),

@@ -171,6 +171,7 @@ def setup(state: Path, users: list[str]) -> dict[str, Any]:
     from embedder.store import ChunkStore, StoreConfig
     from inference.training.registry import publish
     from mlmesh.embedding import TritonEmbedder
+    from mlmesh.embedding.client import DEFAULT_VERSION
     from mlmesh.localstack.base import free_port
     from mlmesh.localstack.milvus import MilvusComponent
     from mlmesh.localstack.triton import TritonComponent
@@ -193,13 +194,14 @@ def setup(state: Path, users: list[str]) -> dict[str, Any]:
                                "login_count_5m": int(rng.integers(0, 5))})
     chunks = ChunkStore(StoreConfig(uri=milvus.uri))
     chunks.ensure()
-    emb = TritonEmbedder(triton.grpc_url)
+    emb = TritonEmbedder(triton.grpc_url, version=DEFAULT_VERSION)
     vecs = emb.embed(TEXTS)
     emb.close()
     now = int(time.time() * 1000)
-    rows = [{"chunk_id": f"{u}-d:{j}@1", "user_id": u, "doc_id": f"{u}-d", "chunk_index": j,
+    rows = [{"chunk_id": f"{u}-d:{j}@{DEFAULT_VERSION}", "user_id": u, "doc_id": f"{u}-d",
+             "chunk_index": j,
              "text": TEXTS[j], "source": "chat", "model_name": "minilm_embedding",
-             "model_version": "1", "text_hash": str(j), "created_at_ms": now,
+             "model_version": DEFAULT_VERSION, "text_hash": str(j), "created_at_ms": now,
              "embedded_at_ms": now, "vector": vecs[j].tolist()}
             for u in users for j in range(len(TEXTS))]
     chunks.upsert(rows)

@@ -29,6 +29,7 @@ BENCHES: list[tuple[str, str, list[str], int]] = [
     ("features_fresh", "bench.features_fresh", [], 900),
     ("features_state", "bench.features_state", [], 2400),
     ("embedding_direct", "bench.embedding_direct", ["--triton"], 900),
+    ("embedding_int8", "bench.embedding_int8", [], 900),
     ("embedder", "bench.embedder", [], 1200),
     ("inference", "bench.inference", [], 1200),
     ("monitor", "bench.monitor", [], 900),

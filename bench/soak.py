@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import write
-from mlmesh.chaos.drain import _end_offsets, group_lags
+from mlmesh.chaos.drain import end_offsets, group_lags
 from mlmesh.chaos.load import IngestSender, Prober
 from mlmesh.chaos.procs import NotRunning, ProcessControl
 from mlmesh.chaos.stackenv import ChaosStack, Ports, free_base
@@ -84,7 +84,7 @@ class Sampler:
             if now != pid and f"{name} (pid {pid})" not in self.deaths:
                 self.deaths.append(f"{name} (pid {pid})")
         try:
-            ends = _end_offsets(self.admin, (*TOPICS, *DLQS))
+            ends = end_offsets(self.admin, (*TOPICS, *DLQS))
             s["lag"] = group_lags(self.admin, {k: v for k, v in ends.items()
                                                if k[0] in TOPICS})
             s["dead_letters"] = sum(v for (t, _), v in ends.items() if t in DLQS)

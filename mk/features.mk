@@ -14,6 +14,7 @@ FEATURES_FUNCTIONS_SRC := $(FEATURES_FUNCTIONS_DIR)/pom.xml $(shell find $(FEATU
         bench-features-fresh bench-features-state
 
 SETUP_STEPS += setup-flink
+SETUP_LABEL_setup-flink := Flink connector + job functions (Maven)
 
 setup-flink: $(FLINK_KAFKA_JAR) $(FEATURES_FUNCTIONS_JAR) ## Flink Kafka connector (Maven Central) + the job's JVM functions
 

@@ -14,6 +14,7 @@ KAFKA_TESTS := tests/integration/kafka tests/unit/kafka
 .PHONY: setup-kafka kafka-perf-jars kafka-jars-clean test-kafka
 
 SETUP_STEPS += setup-kafka
+SETUP_LABEL_setup-kafka := Kafka broker jars (Maven Central)
 
 setup-kafka: $(KAFKA_JARS)/.stamp ## fetch the Kafka broker jars (idempotent)
 

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from mlmesh.common import ports
 from mlmesh.common.settings import MeshSettings, field
+from mlmesh.embedding.client import DEFAULT_VERSION
 
 
 class Settings(MeshSettings):
@@ -25,8 +26,9 @@ class Settings(MeshSettings):
     max_backoff_s: float = field(10.0, "longest pause between retries while a store is down")
     # Model
     model_name: str = field("minilm_embedding", "Triton model name")
-    model_version: str = field("1", "model version written AND searched "
-                                     "(MLMESH_EMBEDDER_MODEL_VERSION); also the Triton version")
+    model_version: str = field(DEFAULT_VERSION, "model version written AND searched "
+                               "(MLMESH_EMBEDDER_MODEL_VERSION); also the Triton version: "
+                               "2 = INT8 (CPU default), 1 = fp32 (or FP16 on the GPU repository)")
     triton_timeout_s: float = field(30.0, "deadline of one Triton call")
     batch_size: int = field(32, "chunks per Triton call (exactly, when enough wait)")
     batch_timeout_ms: float = field(20.0, "a short batch goes out after this wait")

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from mlmesh.common import ports
 from mlmesh.common.settings import FrontDoorSettings, field
+from mlmesh.embedding.client import DEFAULT_VERSION
 
 
 class Settings(FrontDoorSettings):
@@ -34,8 +35,9 @@ class Settings(FrontDoorSettings):
     feature_service: str = field("risk_scoring_v1", "Feast feature service read per request")
     milvus_collection: str = field("doc_chunks", "Milvus collection of the user's chunks")
     embedding_model: str = field("minilm_embedding", "Triton embedding model")
-    embedding_model_version: str = field("1", "the embedding model version queries are embedded "
-                                              "with and whose chunks are searched")
+    embedding_model_version: str = field(DEFAULT_VERSION, "the embedding model version queries "
+                                         "are embedded with and whose chunks are searched "
+                                         "(the embedder's MODEL_VERSION)")
     scorer_model: str = field("risk_scorer", "Triton scoring model")
     model_repository: Path | None = field(
         None, "Triton model repository (model cards); default <state>/triton/model_repository")

@@ -16,7 +16,7 @@ import pytest
 
 from mlmesh.common import ports
 from mlmesh.localstack.base import port_open
-from mlmesh.testing.demo_checks import check_demo_result
+from mlmesh.testing.demo_checks import check_demo_output, check_demo_result
 
 DEFAULT_PORTS = ports.STACK
 
@@ -35,6 +35,7 @@ def test_demo_runs_the_mesh_and_the_audit_matches(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert not result["error"], result["error"] + _service_errors(result["state_dir"])
     check_demo_result(result, tail)
+    check_demo_output(proc.stdout + proc.stderr)
     assert proc.returncode == 0, tail
     assert "clean: no process or port left" in proc.stdout, tail
     assert not [p for p in DEFAULT_PORTS if port_open(p)]

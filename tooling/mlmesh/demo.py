@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mlmesh.client_settings import ClientSettings
-from mlmesh.demo_calls import ask, sample_users, search, show_answers
+from mlmesh.demo_calls import ask, documents_by_user, sample_users, search, show_answers
 from mlmesh.events.v1 import dead_letter_pb2, embedding_written_pb2, feature_update_pb2
 from mlmesh.workload.generator import Record, Workload, WorkloadConfig
 from mlmesh.workload.sender import SendReport, send_via_ingest
@@ -98,14 +98,31 @@ def start_stack(console: Console) -> dict[str, float]:
 
 def stream(records: list[Record], cfg: DemoConfig, settings: ClientSettings,
            console: Console) -> SendReport:
+    """Send through ingest at the configured rate, under a live line: records/s
+    acknowledged, documents embedded, features' and embedder's lag."""
+    from mlmesh.demo_live import LiveStatus
+
     total = len(records)
+    live = LiveStatus(settings.kafka_bootstrap)
+    live.start()
+    started = time.monotonic()
+    sent = 0
     with Progress(TextColumn("[bold]streaming"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("stream", total=total)
-        rate = total / cfg.seconds
-        return send_via_ingest(records, settings.ingest_grpc, rate=rate, batch=250,
-                               progress=lambda n: progress.advance(task, n),
-                               metadata=settings.metadata(), tls=settings.client_tls())
+                  TimeElapsedColumn(), TextColumn("{task.fields[live]}"),
+                  console=console) as progress:
+        task = progress.add_task("stream", total=total, live="")
+
+        def advance(n: int) -> None:
+            nonlocal sent
+            sent += n
+            progress.update(task, advance=n, live=live.line(sent, started))
+
+        try:
+            return send_via_ingest(records, settings.ingest_grpc, rate=total / cfg.seconds,
+                                   batch=250, progress=advance, metadata=settings.metadata(),
+                                   tls=settings.client_tls())
+        finally:
+            live.stop.set()
 
 
 def wait_for_embeddings(bootstrap: str, doc_ids: set[str], timeout: float) -> int:
@@ -214,6 +231,19 @@ def audit_table(a: dict[str, Any]) -> Table:
     return table
 
 
+def _served_rows(by_view: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """event -> served per feature view; one row when every view saw the event
+    at the same moment (one online row holds all of a user's tiles)."""
+    def text(v: dict[str, Any]) -> str:
+        return f"{v['p50_ms']:,.0f} / {v['p99_ms']:,.0f} ms  ({v['n']} probes)"
+
+    values = {text(v) for v in by_view.values()}
+    if len(values) == 1:
+        return [("event -> served by Predict p50 / p99 (every view)", values.pop())]
+    return [(f"event -> served by Predict ({view}) p50 / p99", text(v))
+            for view, v in by_view.items()]
+
+
 def summary_table(res: DemoResult) -> Table:
     f, s = res.figures, res.send
     table = Table(title="mlmesh demo summary", title_justify="left")
@@ -222,9 +252,7 @@ def summary_table(res: DemoResult) -> Table:
     rows = [
         ("events ingested / s", f"{s.get('events_per_s', 0):,.0f}"),
         ("events acknowledged", f"{s.get('accepted', {}).get('user_event', 0):,}"),
-        *((f"event -> served by Predict ({view}) p50 / p99",
-           f"{v['p50_ms']:,.0f} / {v['p99_ms']:,.0f} ms  ({v['n']} probes)")
-          for view, v in f.get("event_to_served", {}).get("by_view", {}).items()),
+        *_served_rows(f.get("event_to_served", {}).get("by_view", {})),
         ("Predict answers degraded", f"{f.get('predict_degraded', 0)}"),
         ("monitor: records behind at the audit",
          f"{f.get('drain', {}).get('lags', {}).get('mlmesh-monitor', 0):,}"),
@@ -267,6 +295,7 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
     from mlmesh.chaos.drain import wait_caught_up, wait_drained
     from mlmesh.chaos.load import flush_marks
     from mlmesh.demo_fresh import FreshnessProbe
+    from mlmesh.demo_live import quiet_libraries
     from mlmesh.localstack import stack
 
     console = Console()
@@ -274,6 +303,8 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
     console.rule("[bold]mlmesh demo: " + ("attached to a running mesh" if cfg.attach
                                           else "starting the local mesh"))
     res.state_dir = str(_fresh_state(console, cfg.attach))
+    log_file = quiet_libraries(Path(res.state_dir) / "demo.log")
+    console.print(f"library messages go to {log_file}")
     settings = ClientSettings()
     try:
         res.startup_s = {} if cfg.attach else start_stack(console)
@@ -308,7 +339,7 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
                                            doc_ids & set(report.accepted_ids), timeout=480)
         console.print(f"drained in {drain['seconds']} s: {drain['drained']}; "
                       f"{embedded} documents searchable")
-        found = search(settings, users[:3])
+        found = search(settings, users, documents_by_user(records, set(report.accepted_ids)))
         show_answers(console, found)
         res.answers += found
         res.figures = topic_figures(settings.kafka_bootstrap)

@@ -20,6 +20,14 @@ from mlmesh.embedding.tokenizer import MiniLMTokenizer, default_model_dir
 
 DIM = 384
 MODEL_NAME = "minilm_embedding"
+# Versions of MODEL_NAME in the CPU model repository (deploy/triton): 1 is the
+# fp32 graph, 2 its INT8 quantization (the default on CPU). The GPU repository
+# serves 1 only (TensorRT FP16 of the fp32 graph: the same vector space).
+FP32_VERSION = "1"
+INT8_VERSION = "2"
+DEFAULT_VERSION = INT8_VERSION
+# the graph file of `make models` behind each version (for in-process baselines)
+GRAPH_FILES = {FP32_VERSION: "model.onnx", INT8_VERSION: "model_int8.onnx"}
 # gRPC status codes meaning "the server is not there / not serving right now".
 _UNAVAILABLE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "RESOURCE_EXHAUSTED")
 
@@ -104,10 +112,12 @@ class TritonEmbedder:
 
 
 class OnnxEmbedder:
-    """In-process ONNX Runtime on ``<state>/models/minilm/model.onnx``."""
+    """In-process ONNX Runtime on ``<state>/models/minilm/model.onnx`` (or, with
+    ``graph="model_int8.onnx"``, the INT8 copy Triton serves as version 2)."""
 
     def __init__(self, model_dir: Path | str | None = None, threads: int = 0,
-                 batch_size: int = 32, providers: Sequence[str] = ("CPUExecutionProvider",)):
+                 batch_size: int = 32, providers: Sequence[str] = ("CPUExecutionProvider",),
+                 graph: str = "model.onnx"):
         import onnxruntime as ort
 
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
@@ -115,7 +125,7 @@ class OnnxEmbedder:
         opts = ort.SessionOptions()
         if threads > 0:
             opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(self.model_dir / "model.onnx"), opts,
+        self.session = ort.InferenceSession(str(self.model_dir / graph), opts,
                                             providers=list(providers))
         self.batch_size = batch_size
         self.dim = DIM

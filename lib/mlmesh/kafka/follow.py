@@ -88,9 +88,12 @@ class TopicFollower:
         """Produce one record to partition 0 (idempotent, acks=all) and return
         its offset once acknowledged; a refusal or no answer is an error."""
         if self._producer is None:
-            self._producer = Producer(producer_config(
-                self._bootstrap, f"{self.name}-writer-{os.getpid()}", extra=self._extra,
-                linger_ms=0, message_timeout_ms=int(timeout * 1000)))
+            cfg = producer_config(self._bootstrap, f"{self.name}-writer-{os.getpid()}",
+                                  extra=self._extra, linger_ms=0,
+                                  message_timeout_ms=int(timeout * 1000))
+            # librdkafka's own lines (a coordinator still loading, ...) through
+            # logging, not straight to the caller's stderr
+            self._producer = Producer({**cfg, "logger": log})
         result: dict[str, object] = {}
 
         def delivered(err: KafkaError | None, msg: Message) -> None:

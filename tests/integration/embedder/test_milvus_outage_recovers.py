@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from mlmesh.embedding.client import DEFAULT_VERSION
 from mlmesh.localstack.base import free_port
 from mlmesh.localstack.milvus import MilvusComponent
 
@@ -55,7 +56,7 @@ def test_milvus_outage_pauses_then_recovers(emb_env: Any, tmp_path: Path) -> Non
                                  f"last_error={svc.loop.stats.last_error}") from None
         rows = store.query("", ["chunk_id"])
         assert sorted(r["chunk_id"] for r in rows) == sorted(
-            f"{d.doc_id}:0@1" for d in [*first, *second])
+            f"{d.doc_id}:0@{DEFAULT_VERSION}" for d in [*first, *second])
         emb_env.wait_for(lambda: _get(f"{base}/readyz")[0] == 200, 30, "ready again")
         metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
         assert "embedder_triton_batch_size" in metrics and "embedder_retries" in metrics

@@ -16,6 +16,7 @@ from embedder.chunking import Chunker
 from embedder.pii import redact
 from embedder.store import chunk_id
 from mlmesh.embedding import MiniLMTokenizer
+from mlmesh.embedding.client import DEFAULT_VERSION
 
 SENTENCE = ("The customer reported that the delivery was late and the package was open, "
             "asking for a refund of order {i} and a call back on +1 415-555-{p:04d}. ")
@@ -40,7 +41,7 @@ def test_sigkill_mid_batch_then_restart_exactly_once(emb_env: Any, tmp_path: Pat
 
     chunker = Chunker(MiniLMTokenizer(), 200, 32)
     final = {d.doc_id: d for d in [*docs, short]}
-    expected = {chunk_id(d.doc_id, c.index, "1")
+    expected = {chunk_id(d.doc_id, c.index, DEFAULT_VERSION)
                 for d in final.values() for c in chunker.split(redact(d.text).text)}
     per_doc = {d.doc_id: len(chunker.split(redact(d.text).text)) for d in final.values()}
     assert max(per_doc.values()) >= 3 and per_doc["crash-resent"] == 1

@@ -22,6 +22,7 @@ from inference.contract import FEATURE_NAMES
 from inference.settings import Settings
 from inference.training.model import to_onnx
 from inference.training.registry import publish
+from mlmesh.embedding.client import DEFAULT_VERSION
 from mlmesh.inference.v1 import inference_service_pb2_grpc as pb_grpc
 from mlmesh.kafka.topics import TopicSpec, ensure_topics
 
@@ -47,7 +48,7 @@ class Env:
     tmp: Path
 
     def write_chunks(self, store: Any, user_id: str, texts: list[str], source: str = "chat",
-                     model_version: str = "1") -> list[str]:
+                     model_version: str = DEFAULT_VERSION) -> list[str]:
         return write_chunks(self, store, user_id, texts, source, model_version)
 
     def scorer_onnx(self, flip: bool) -> bytes:
@@ -69,10 +70,10 @@ class Env:
 
 
 def write_chunks(env: Env, store: Any, user_id: str, texts: list[str],
-                 source: str = "chat", model_version: str = "1") -> list[str]:
+                 source: str = "chat", model_version: str = DEFAULT_VERSION) -> list[str]:
     from mlmesh.embedding import TritonEmbedder
 
-    emb = TritonEmbedder(env.triton.grpc_url)
+    emb = TritonEmbedder(env.triton.grpc_url, version=model_version)
     try:
         vecs = emb.embed(texts)
     finally:

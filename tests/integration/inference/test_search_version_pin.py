@@ -12,13 +12,14 @@ import grpc
 import pytest
 
 from inference.app import build
+from mlmesh.embedding.client import DEFAULT_VERSION
 from mlmesh.inference.v1 import inference_service_pb2 as pb
 
 
 def test_the_query_is_embedded_by_the_searched_version(inference_env: Any, chunks: Any) -> None:
     user = f"pin-{uuid.uuid4().hex[:6]}"
     mine = inference_env.write_chunks(chunks, user, ["the refund never arrived"])
-    for version, works in (("1", True), ("7", False)):
+    for version, works in ((DEFAULT_VERSION, True), ("7", False)):
         svc = build(inference_env.settings(embedding_model_version=version)).start()
         channel, stub = inference_env.stub(svc)
         try:

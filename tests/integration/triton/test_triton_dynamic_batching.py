@@ -19,8 +19,10 @@ from mlmesh.testing.triton import TritonServer
 
 
 def _counts(client: TritonEmbedder) -> tuple[int, int]:
-    stats: dict[str, Any] = client.statistics()["model_stats"][0]
-    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
+    # one entry per loaded version (fp32 and INT8): the requests go to the latest
+    stats: list[dict[str, Any]] = client.statistics()["model_stats"]
+    return (sum(int(v.get("inference_count", 0)) for v in stats),
+            sum(int(v.get("execution_count", 0)) for v in stats))
 
 
 def _counts_after(

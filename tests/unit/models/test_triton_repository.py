@@ -30,6 +30,7 @@ def test_cpu_repository_contract() -> None:
     assert list(emb.output[0].dims) == [384]  # type: ignore[attr-defined]
     # batched, but a request-path call never waits for company
     assert emb.HasField("dynamic_batching")  # type: ignore[attr-defined]
+    assert emb.version_policy.HasField("all")  # fp32 and INT8 both loaded  # type: ignore[attr-defined]
     assert emb.dynamic_batching.max_queue_delay_microseconds == 0  # type: ignore[attr-defined]
     risk = _config(SOURCE_REPOSITORY / "risk_scorer" / "config.pbtxt")
     assert risk.input[0].name == "FEATURES" and risk.output[0].name == "SCORE"  # type: ignore[attr-defined]
@@ -51,6 +52,7 @@ def test_assemble_places_artifacts_and_keeps_published_versions(tmp_path: Path) 
     models = tmp_path / "models" / "minilm"
     models.mkdir(parents=True)
     (models / "model.onnx").write_bytes(b"onnx")
+    (models / "model_int8.onnx").write_bytes(b"int8")
     (models / "tokenizer.json").write_text("{}")
     dest = tmp_path / "repo"
     published = dest / "risk_scorer" / "3"
@@ -58,7 +60,10 @@ def test_assemble_places_artifacts_and_keeps_published_versions(tmp_path: Path) 
     (published / "model.onnx").write_bytes(b"v3")
     assemble_repository(dest, tmp_path / "models")
     assert (dest / "minilm_embedding" / "1" / "model.onnx").read_bytes() == b"onnx"
-    assert (dest / "minilm_embedding" / "1" / "model.py").exists()
+    assert (dest / "minilm_embedding" / "2" / "model.onnx").read_bytes() == b"int8"
+    for version in ("1", "2"):
+        assert (dest / "minilm_embedding" / version / "model.py").exists()
+        assert (dest / "minilm_embedding" / version / "tokenizer.json").exists()
     assert (published / "model.onnx").read_bytes() == b"v3"
     assert (published / "model.py").read_text().startswith('"""Generic Triton')
 

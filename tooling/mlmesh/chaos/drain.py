@@ -16,7 +16,7 @@ TOPICS = ("user_events", "documents", "labels", "feature_updates", "embeddings_w
 IGNORED_GROUPS = ("chaos-", "ingest-lag-", "consume-all-")
 
 
-def _end_offsets(admin: AdminClient, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+def end_offsets(admin: AdminClient, topics: Sequence[str]) -> dict[tuple[str, int], int]:
     meta = admin.list_topics(timeout=10).topics
     req = {TopicPartition(t, p): OffsetSpec.latest()
            for t in topics if t in meta for p in meta[t].partitions}
@@ -84,7 +84,7 @@ def wait_caught_up(bootstrap: str, groups: Sequence[str], timeout: float = 120.0
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         try:
-            lags = group_lags(admin, _end_offsets(admin, TOPICS), bootstrap)
+            lags = group_lags(admin, end_offsets(admin, TOPICS), bootstrap)
         except Exception as exc:  # a broker still recovering: try again
             log.info("lag probe failed", extra={"error": repr(exc)})
             lags = {}
@@ -107,7 +107,7 @@ def wait_drained(bootstrap: str, timeout: float = 600.0, quiet_s: float = 15.0,
     lags: dict[str, int] = {}
     while time.monotonic() < deadline:
         try:
-            ends = _end_offsets(admin, TOPICS)
+            ends = end_offsets(admin, TOPICS)
             lags = group_lags(admin, ends, bootstrap)
         except Exception as exc:  # a broker still recovering: try again
             log.info("drain probe failed", extra={"error": repr(exc)})

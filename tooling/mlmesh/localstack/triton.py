@@ -40,11 +40,16 @@ EMBEDDING_MODEL = "minilm_embedding"
 ARTIFACTS: dict[str, tuple[str, tuple[str, ...]]] = {
     EMBEDDING_MODEL: ("minilm", ("model.onnx", "tokenizer.json")),
 }
+# A version served from another built file: (model, version) -> {name: built name}.
+# Version 2 of the embedding model is the INT8 copy of version 1's graph.
+VERSION_FILES: dict[tuple[str, str], dict[str, str]] = {
+    (EMBEDDING_MODEL, "2"): {"model.onnx": "model_int8.onnx"},
+}
 GPU_ARTIFACTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "minilm_onnx": ("minilm", ("model.onnx",)),
     "minilm_tokenizer": ("minilm", ("tokenizer.json",)),
 }
-TEMPLATES = {"risk_scorer": "model_template.py"}
+TEMPLATES = {"risk_scorer": "model_template.py", EMBEDDING_MODEL: "model_template.py"}
 
 
 def models_root() -> Path:
@@ -92,12 +97,13 @@ def assemble_repository(dest: Path, models_dir: Path, source: Path = SOURCE_REPO
         template = TEMPLATES.get(model_src.name)
         artifacts = (ARTIFACTS if artifacts_map is None else artifacts_map).get(model_src.name)
         for version in (v for v in model_dst.iterdir() if v.is_dir() and v.name.isdigit()):
-            if template:
+            if template and (model_src / template).exists():  # not the GPU ensemble
                 shutil.copy2(model_src / template, version / "model.py")
             if artifacts:
                 subdir, names = artifacts
+                renames = VERSION_FILES.get((model_src.name, version.name), {})
                 for name in names:
-                    built = models_dir / subdir / name
+                    built = models_dir / subdir / renames.get(name, name)
                     if not built.exists():
                         raise FileNotFoundError(f"{built} missing: run `make models` first")
                     _link_or_copy(built, version / name)
@@ -204,6 +210,10 @@ class TritonComponent(LocalServer):
         vdir = self.model_repository / model / str(int(version))
         vdir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(SOURCE_REPOSITORY / model / template, vdir / "model.py")
+        subdir, names = ARTIFACTS.get(model, ("", ()))
+        for name in names:  # e.g. the embedding model's tokenizer
+            if name != "model.onnx":
+                _link_or_copy(self.models_dir / subdir / name, vdir / name)
         shutil.copy2(onnx_path, vdir / ".model.onnx.tmp")
         (vdir / ".model.onnx.tmp").replace(vdir / "model.onnx")
         if load and self.server_ready():

@@ -26,3 +26,25 @@ def check_demo_result(result: dict[str, Any], tail: str, min_events: int = 7000)
     assert fresh["probes"] > 5 and fresh["missed"] == 0 and not fresh["errors"], fresh
     assert searches and all("hits" in a for a in searches), result["answers"]
     assert result["figures"]["predict_p50_ms"] > 0
+    # a newcomer sees a user with events, documents, a score of their own
+    unknown = [a for a in result["answers"] if a.get("call") == "PredictUnknown"]
+    assert unknown and unknown[0].get("degraded"), unknown  # every feature defaulted
+    baseline = [unknown[0]["score"]]
+    owners = {a["user"] for a in searches if a.get("own_chunks") and not a.get("cross_user")}
+    shown = [a for a in predicts if a["user"] in owners and a["features"]
+             and a["score"] != baseline[0]]
+    assert shown, ("no asked user with present features, own chunks and a score of "
+                   f"their own: {result['answers']}")
+    cross = [a for a in searches if a.get("cross_user")]
+    assert cross and all(a["hits"] == [] for a in cross), cross
+
+
+def check_demo_output(output: str) -> None:
+    """What the demo printed: no library warning or traceback between its lines
+    (those go to the log file it names), and the figures a newcomer needs."""
+    lowered = output.lower()
+    for word in ("warning", "traceback", "deprecat"):
+        assert word not in lowered, f"{word!r} in the demo's output:\n{output[-4000:]}"
+    for figure in ("event -> served by Predict", "doc -> searchable p99", "Predict p50 / p99",
+                   "library messages go to", "documents embedded"):
+        assert figure in output, f"{figure!r} missing from the demo's output"

@@ -34,9 +34,10 @@ class TritonServer:
 
 
 def built_models_dir() -> Path:
-    """``<state>/models`` holding minilm/model.onnx, building it if needed."""
+    """``<state>/models`` holding minilm/model.onnx and model_int8.onnx, building
+    them if needed."""
     out = models_root() / "minilm"
-    if not (out / "manifest.json").exists():
+    if not (out / "manifest.json").exists() or not (out / "model_int8.onnx").exists():
         env = dict(os.environ, PYTHONPATH=f"{REPO_ROOT}:{REPO_ROOT / 'lib'}")
         subprocess.run([sys.executable, "-m", "models.minilm.build", "--out", str(out)],
                        check=True, cwd=REPO_ROOT, env=env, timeout=600)
