@@ -108,24 +108,13 @@ def triton_part(texts: list[str], seconds: float, rounds: int) -> dict[str, Any]
 
 
 def _variant(fp32: Path, out: Path, kind: str) -> Path:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.matmul_nbits_quantizer import (
-        DefaultWeightOnlyQuantConfig,
-        MatMulNBitsQuantizer,
-    )
-
+    """A rung of the ladder: every weight dynamic INT8, or every weight blockwise."""
     logging.disable(logging.WARNING)
     try:
         if kind == "dynamic_all":
-            quantize_dynamic(str(fp32), str(out), per_channel=True, weight_type=QuantType.QInt8,
-                             op_types_to_quantize=["MatMul"],
-                             extra_options={"MatMulConstBOnly": True})
-        else:  # blockwise 8-bit weights everywhere
-            q = MatMulNBitsQuantizer(onnx.load(str(fp32)), algo_config=DefaultWeightOnlyQuantConfig(
-                block_size=quantize.BLOCK_SIZE, is_symmetric=True, accuracy_level=4, bits=8))
-            q.process()
-            q.model.save_model_to_file(str(out))
+            quantize.dynamic_int8(fp32, out)
+        else:
+            quantize.blockwise_8bit(fp32, out)
     finally:
         logging.disable(logging.NOTSET)
     return out

@@ -19,13 +19,18 @@ import logging
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
 
 from models.minilm import graph, numpy_ref, quantize
 from models.minilm.weights import load_config, load_weights, package_model_dir, sha256
+
+if TYPE_CHECKING:
+    from mlmesh.embedding.tokenizer import MiniLMTokenizer
 
 log = logging.getLogger("mlmesh.models.minilm")
 
@@ -85,16 +90,16 @@ def verify(out_dir: Path, model_dir: Path) -> dict[str, float]:
     return figures
 
 
-def session_embedder(path: Path, tokenizer: object, batch: int = 32
+def session_embedder(path: Path, tokenizer: MiniLMTokenizer, batch: int = 32
                      ) -> quantize.Embed:
     """Texts -> vectors with ``path`` in ONNX Runtime, ``batch`` texts per run."""
     sess = _session(path)
 
-    def embed(texts: object) -> np.ndarray:
-        items = list(texts)  # type: ignore[call-overload]
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        items = list(texts)
         out = []
         for start in range(0, len(items), batch):
-            enc = tokenizer.encode(items[start:start + batch])  # type: ignore[attr-defined]
+            enc = tokenizer.encode(items[start:start + batch])
             out.append(onnx_embed(sess, enc.input_ids, enc.attention_mask))
         return np.concatenate(out) if out else np.empty((0, 384), np.float32)
 

@@ -48,30 +48,43 @@ def feed_forward_matmuls(model: object) -> list[str]:
                 or (".output.dense." in n.input[1] and ".attention." not in n.input[1]))]
 
 
-def quantize(fp32: Path, out: Path) -> None:
-    """Write the INT8 copy of ``fp32`` to ``out`` (recipe in the module doc)."""
-    import onnx
+def dynamic_int8(src: Path, out: Path, exclude: Sequence[str] = ()) -> None:
+    """Dynamic quantization of every MatMul with a weight operand but ``exclude``:
+    per-channel INT8 weights, activations quantized per call."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(out), per_channel=True, weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul"], nodes_to_exclude=list(exclude),
+                     extra_options={"MatMulConstBOnly": True})
+
+
+def blockwise_8bit(src: Path, out: Path) -> None:
+    """8-bit blockwise weights (``MatMulNBits``) on every MatMul still in fp32."""
+    import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import (
         DefaultWeightOnlyQuantConfig,
         MatMulNBitsQuantizer,
     )
 
+    config = DefaultWeightOnlyQuantConfig(block_size=BLOCK_SIZE, is_symmetric=True,
+                                          accuracy_level=4, bits=8)
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), algo_config=config)
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(out))
+
+
+def quantize(fp32: Path, out: Path) -> None:
+    """Write the INT8 copy of ``fp32`` to ``out`` (recipe in the module doc)."""
+    import onnx
+
     staged = out.with_name(f".{out.name}.dynamic.tmp")
+    tmp = out.with_name(f".{out.name}.tmp")
     # the quantizers log every node at INFO and advise "pre-processing" (shape
     # inference adds nothing to a graph whose shapes are all declared)
     logging.disable(logging.WARNING)
     try:
-        quantize_dynamic(str(fp32), str(staged), per_channel=True, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul"],
-                         nodes_to_exclude=feed_forward_matmuls(onnx.load(str(fp32))),
-                         extra_options={"MatMulConstBOnly": True})
-        config = DefaultWeightOnlyQuantConfig(block_size=BLOCK_SIZE, is_symmetric=True,
-                                              accuracy_level=4, bits=8)
-        blockwise = MatMulNBitsQuantizer(onnx.load(str(staged)), algo_config=config)
-        blockwise.process()
-        tmp = out.with_name(f".{out.name}.tmp")
-        blockwise.model.save_model_to_file(str(tmp))
+        dynamic_int8(fp32, staged, exclude=feed_forward_matmuls(onnx.load(str(fp32))))
+        blockwise_8bit(staged, tmp)
     finally:
         logging.disable(logging.NOTSET)
         staged.unlink(missing_ok=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from mlmesh.chaos.drain import TOPICS, end_offsets, group_lags
 
@@ -47,9 +46,6 @@ class LiveStatus(threading.Thread):
         lag = ", ".join(f"{k} {v:,}" for k, v in self.lags.items()) or "..."
         return (f"{rate:,.0f} records/s, {self.embedded:,} documents embedded, "
                 f"behind: {lag}")
-
-    def figures(self) -> dict[str, Any]:
-        return {"documents_embedded": self.embedded, "lags": dict(self.lags)}
 
 
 def quiet_libraries(path: Path) -> Path:
