@@ -5,6 +5,7 @@ default) the INT8 copy, served in batches of 32."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,12 +40,19 @@ def test_int8_version_is_served_in_batches_of_32(triton_server: TritonServer) ->
     try:
         before = int8.statistics()["model_stats"][0]
         got = np.concatenate([int8.embed(texts[i:i + 32]) for i in range(0, 96, 32)])
+        # Triton counts a request once the backend releases it, a moment after
+        # the response: read until all 96 are counted (or a deadline passes)
+        want = int(before.get("inference_count", 0)) + 96
+        deadline = time.monotonic() + 15
         after = int8.statistics()["model_stats"][0]
+        while int(after.get("inference_count", 0)) < want and time.monotonic() < deadline:
+            time.sleep(0.1)
+            after = int8.statistics()["model_stats"][0]
         assert np.array_equal(default.embed(texts[:32]), got[:32])  # 2 is the default
     finally:
         default.close()
         int8.close()
-    assert int(after["inference_count"]) - int(before.get("inference_count", 0)) >= 96
+    assert int(after["inference_count"]) >= want
     batches = {int(b["batch_size"]): int(b["compute_infer"]["count"])
                for b in after.get("batch_stats", [])}
     assert batches.get(32, 0) >= 3, batches
