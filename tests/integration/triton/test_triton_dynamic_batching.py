@@ -8,40 +8,27 @@ counted or a deadline passes."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 
 from mlmesh.embedding import TritonEmbedder
-from mlmesh.testing.triton import TritonServer
+from mlmesh.testing.triton import TritonServer, stats_counted
 
 
-def _counts(client: TritonEmbedder) -> tuple[int, int]:
-    # one entry per loaded version (fp32 and INT8): the requests go to the latest
-    stats: list[dict[str, Any]] = client.statistics()["model_stats"]
+def _counts_after(client: TritonEmbedder, inferences: int = 0) -> tuple[int, int]:
+    """(inferences, executions) summed over the loaded versions (fp32 and INT8:
+    the requests go to the latest), once ``inferences`` are counted."""
+    stats = stats_counted(client, inferences)
     return (sum(int(v.get("inference_count", 0)) for v in stats),
             sum(int(v.get("execution_count", 0)) for v in stats))
-
-
-def _counts_after(
-    client: TritonEmbedder, inferences: int, timeout_s: float = 15.0
-) -> tuple[int, int]:
-    """The counts once they reach ``inferences`` (or the last read at the deadline)."""
-    deadline = time.monotonic() + timeout_s
-    counts = _counts(client)
-    while counts[0] < inferences and time.monotonic() < deadline:
-        time.sleep(0.1)
-        counts = _counts(client)
-    return counts
 
 
 def test_concurrent_requests_are_batched(triton_server: TritonServer) -> None:
     client = TritonEmbedder(triton_server.grpc_url, timeout_s=60)
     texts = [f"concurrent request number {i} about sliding windows" for i in range(128)]
     try:
-        inf0, exe0 = _counts(client)
+        inf0, exe0 = _counts_after(client)
         with ThreadPoolExecutor(max_workers=16) as pool:
             vectors = list(pool.map(lambda t: client.embed([t]), texts))
         inf1, exe1 = _counts_after(client, inf0 + len(texts))

@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +44,21 @@ def built_models_dir() -> Path:
         subprocess.run([sys.executable, "-m", "models.minilm.build", "--out", str(out)],
                        check=True, cwd=REPO_ROOT, env=env, timeout=600)
     return out.parent
+
+
+def stats_counted(client: Any, inferences: int, timeout_s: float = 15.0
+                  ) -> list[dict[str, Any]]:
+    """``client.statistics()["model_stats"]`` (one entry per loaded version) once
+    their summed ``inference_count`` reaches ``inferences``, or the last read at
+    the deadline: Triton counts a request when the backend releases it, a moment
+    after the response went out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats: list[dict[str, Any]] = client.statistics()["model_stats"]
+        if sum(int(v.get("inference_count", 0)) for v in stats) >= inferences or \
+                time.monotonic() >= deadline:
+            return stats
+        time.sleep(0.1)
 
 
 DOCKER_IMAGE = "mlmesh/triton:dev"  # no official CPU image: `make images` builds it
