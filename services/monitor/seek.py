@@ -17,6 +17,16 @@ folded in is a replay the per-record offset watermark skips
 
 faust's own topics (changelogs, the assignor's leader topic: every one named
 ``<app id>-...``) are left to faust: table recovery positions those itself.
+
+Offset gaps (:func:`add_gap`): a topic written in transactions has a marker
+after every transaction, so the offsets the consumer reads skip one each
+time. faust records each skip in an interval tree so that the commit can pass
+over it, and after each one rebuilds the whole tree (``merge_overlaps``), whose
+size grows until the next commit chops it: on the features job's
+``feature_updates`` (a marker every few records) that took 70% of the busy
+time and held the monitor near 1,000 records/s against 8,000 on the same
+records without markers. Here a new gap merges only with the intervals it
+overlaps, which gives the same tree.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from intervaltree import IntervalTree
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +50,17 @@ def never_committed(committed: Mapping[Any, int | None], app_id: str) -> list[An
     return sorted((tp for tp, offset in committed.items()
                    if not offset and not tp.topic.startswith(internal)),
                   key=lambda tp: (tp.topic, tp.partition))
+
+
+def add_gap(tree: IntervalTree, begin: int, end: int) -> None:
+    """Add ``[begin, end)`` to a tree of disjoint intervals, merged with those
+    it overlaps: the tree ``tree.addi(begin, end); tree.merge_overlaps()``
+    gives, in time logarithmic in the tree's size rather than linear."""
+    overlapping = tree.overlap(begin, end)
+    for iv in overlapping:
+        begin, end = min(begin, iv.begin), max(end, iv.end)
+        tree.remove(iv)
+    tree.addi(begin, end)
 
 
 class CommittedReadsThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -66,6 +88,14 @@ class SeekFromStartConsumer(faust_aiokafka.Consumer):
                      extra={"partitions": [f"{tp.topic}[{tp.partition}]" for tp in fresh]})
             await self._thread.seek_to_beginning(*fresh)
         return committed
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        # faust's Consumer._add_gap, but merging incrementally (module doc)
+        committed = self._committed_offset[tp]
+        if committed is not None:
+            offset_from = max(offset_from, committed + 1)
+        if offset_from <= offset_to:  # intervaltree intervals exclude the end
+            add_gap(self._gap[tp], offset_from, offset_to + 1)
 
 
 class SeekFromStartTransport(faust_aiokafka.Transport):
