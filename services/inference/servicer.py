@@ -168,7 +168,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
     # -- Predict ---------------------------------------------------------
     def Predict(self, request: pb.PredictRequest,  # gRPC method name
                 context: grpc.ServicerContext) -> pb.PredictResponse:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         k = self._admit(request.user_id, request.k, request.text, "text")
         budget = Budget.of(context, self.s.default_timeout_s)
         request_id = request.request_id or uuid.uuid4().hex
@@ -180,7 +180,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         try:
             resp = self._predict(request, k, budget, version, route, start)
         except DomainError as exc:
-            self._emit_error(request, request_id, version, route, exc, start)
+            self._emit_error(request, request_id, version, route, exc, start, cpu_start)
             self.m.requests.add(1, {"method": "Predict", "code": exc.code.name})
             raise
         resp.request_id = request_id
@@ -188,7 +188,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         self.m.latency_ms.record((time.perf_counter() - start) * 1000, {"method": "Predict"})
         if resp.degraded:
             self.m.degraded.add(1, {"method": "Predict"})
-        self._emit(request, resp, start)
+        self._emit(request, resp, start, cpu_start)
         if policy.shadow and policy.shadow != resp.model_version and not resp.cache_hit:
             self.pool.submit(self._shadow, request, request_id, policy.shadow, budget)
         return resp
@@ -253,7 +253,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
 
     def _shadow(self, request: pb.PredictRequest, request_id: str, version: str,
                 budget: Budget) -> None:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         try:
             fv, reasons = self._read_features(request.user_id)
             t = time.perf_counter()
@@ -261,7 +261,7 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                                                         time.monotonic() + 1.0)))
             score_ms = (time.perf_counter() - t) * 1000
         except DomainError as exc:
-            self._emit_error(request, request_id, version, "shadow", exc, start)
+            self._emit_error(request, request_id, version, "shadow", exc, start, cpu_start)
             return
         resp = pb.PredictResponse(
             request_id=request_id, score=score, model_name=SCORER_MODEL, model_version=version,
@@ -270,10 +270,13 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
                       for n in FEATURE_NAMES],
             # the scoring stage: what rollout gates compare against the primary's
             latency=[pb.StageLatency(stage="score", ms=score_ms)])
-        self._emit(request, resp, start)
+        self._emit(request, resp, start, cpu_start)
 
     # -- PredictionMade --------------------------------------------------
-    def _emit(self, request: pb.PredictRequest, resp: pb.PredictResponse, start: float) -> None:
+    def _emit(self, request: pb.PredictRequest, resp: pb.PredictResponse, start: float,
+              cpu_start: float) -> None:
+        """``cpu_start``: ``time.thread_time()`` when the call began on this thread
+        (the retrieval's pool thread is not counted)."""
         if self.deps.emitter is None:
             return
         ages = [f.age_ms for f in resp.features if f.age_ms >= 0]
@@ -286,16 +289,18 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
             latency_ms=(time.perf_counter() - start) * 1000,
             stage_latency_ms={s.stage: s.ms for s in resp.latency},
             degraded=resp.degraded, degraded_reasons=list(resp.degraded_reasons),
-            route=resp.route, cache_hit=resp.cache_hit))
+            route=resp.route, cache_hit=resp.cache_hit,
+            cpu_ms=(time.thread_time() - cpu_start) * 1000))
 
     def _emit_error(self, request: pb.PredictRequest, request_id: str, version: str,
-                    route: str, exc: DomainError, start: float) -> None:
+                    route: str, exc: DomainError, start: float, cpu_start: float) -> None:
         if self.deps.emitter is None:
             return
         self.deps.emitter.emit(prediction_made_pb2.PredictionMade(
             request_id=request_id, user_id=request.user_id, model_name=SCORER_MODEL,
             model_version=version, route=route, error=exc.code.name,
-            latency_ms=(time.perf_counter() - start) * 1000))
+            latency_ms=(time.perf_counter() - start) * 1000,
+            cpu_ms=(time.thread_time() - cpu_start) * 1000))
 
     # -- Search ----------------------------------------------------------
     def Search(self, request: pb.SearchRequest,  # gRPC method name

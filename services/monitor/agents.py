@@ -62,7 +62,7 @@ def _prediction(mon: Monitor, r: rec.Record, topic: str, part: int, off: int, ts
     rec.apply_prediction(r, model_version=m.model_version, latency_ms=m.latency_ms,
                          error=m.error, cache_hit=m.cache_hit, route=m.route, score=m.score,
                          features=dict(m.features), feature_age_ms=m.feature_age_ms,
-                         degraded=m.degraded)
+                         degraded=m.degraded, cpu_ms=m.cpu_ms)
     if not m.error and m.user_id:
         mon.last_pred.put(m.user_id, [m.score, m.model_version or "unknown"],
                            f"{topic}|{part}", off, ts)

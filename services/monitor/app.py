@@ -30,6 +30,7 @@ from monitor.lagprobe import LagProbe
 from monitor.seek import MonitorApp
 from monitor.settings import Settings
 from monitor.state import Monitor
+from monitor.tritonstats import TritonCompute
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,16 @@ def build_app(settings: Settings) -> tuple[faust.App, Monitor]:
     )
     mon = Monitor(app, s)
     agents.register(app, mon)
-    evaluator = Evaluator(mon)
+    compute = TritonCompute(s.triton_url, s.triton_model,
+                            keep_s=s.retention_s) if s.triton_url else None
+    evaluator = Evaluator(mon, compute)
     probe = LagProbe(s.kafka_bootstrap, s.kafka_extra())
     rt = mon.runtime
+
+    if compute is not None:
+        @app.timer(s.triton_interval_s, name="monitor_triton_compute")
+        async def triton_compute() -> None:
+            await asyncio.get_running_loop().run_in_executor(None, compute.poll, time.time())
 
     @app.timer(s.eval_interval_s, name="monitor_evaluate")
     async def evaluate() -> None:

@@ -11,8 +11,15 @@ from typing import Any
 from mlmesh.events.v1 import alert_pb2
 from monitor.metrics import records as rec
 from monitor.metrics.rules import Sample, Transition
-from monitor.metrics.summary import Prices, Samples, compute_samples, pick_references
+from monitor.metrics.summary import (
+    Prices,
+    Samples,
+    compute_samples,
+    pick_cost_baselines,
+    pick_references,
+)
 from monitor.state import Monitor
+from monitor.tritonstats import TritonCompute
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +27,8 @@ SEVERITY = {"info": alert_pb2.SEVERITY_INFO, "warning": alert_pb2.SEVERITY_WARNI
             "critical": alert_pb2.SEVERITY_CRITICAL}
 HEADLINE_METRICS = ("latency_p95_ms", "error_rate", "consumer_lag", "feature_freshness_p99_ms",
                     "doc_to_searchable_all_p99_ms", "psi", "auc", "accuracy",
-                    "cost_per_1k_predictions", "cost_per_1k_documents", "cache_hit_rate")
+                    "cost_per_1k_predictions", "cost_per_1k_predictions_vs_baseline",
+                    "cost_per_1k_documents", "cache_hit_rate")
 
 
 def alert_proto(t: Transition, now: float) -> alert_pb2.Alert:
@@ -42,10 +50,12 @@ def _sample_json(s: Sample) -> dict[str, Any]:
 
 
 class Evaluator:
-    def __init__(self, mon: Monitor) -> None:
+    def __init__(self, mon: Monitor, compute: TritonCompute | None = None) -> None:
         self.mon = mon
+        self.compute = compute  # None: Triton's statistics are not read
         s = mon.settings
-        self.prices = Prices(s.price_cpu_hour, s.price_gpu_hour, s.embedder_device)
+        self.prices = Prices(s.price_cpu_hour, s.price_gpu_hour, s.embedder_device,
+                             s.model_device)
         # (kind, start, end) -> merged live record of all partitions of that window
         self._windows: dict[tuple[str, float, float], rec.Record] = {}
         self._refs: dict[str, rec.Record] = {}
@@ -97,6 +107,34 @@ class Evaluator:
             self._refs[version] = rec.hydrate(raw)
             log.info("drift reference pinned", extra={"model_version": version,
                                                       "window_start": start})
+        self.pin_cost_baselines(now)
+
+    def pin_cost_baselines(self, now: float) -> None:
+        """A version's cost baseline (kept in its reference; the metric
+        ``cost_per_1k_predictions_vs_baseline`` divides by it): its cost in the
+        earliest closed window with ``reference_min_count`` predictions whose
+        Triton compute was read all along."""
+        need = [v for v, ref in self._refs.items() if not ref.get("cost_1k")]
+        if not need:
+            return
+        windows = [(start, end, live) for (kind, start, end), live in self._windows.items()
+                   if kind == "predictions"]
+        found = pick_cost_baselines(windows, now, self.mon.settings.reference_min_count, need,
+                                    self.prices, self._model_ms)
+        for version, (start, cost) in found.items():
+            ref = self._refs[version]
+            ref["cost_1k"] = cost
+            self.mon.refs[version] = {**dict(self.mon.refs[version] or {}),
+                                      "ref": rec.dehydrate(ref)}
+            log.info("cost baseline pinned", extra={"model_version": version,
+                                                    "window_start": start, "cost_per_1k": cost})
+
+    def _model_ms(self, version: str, start: float, end: float) -> float | None:
+        if self.compute is None:
+            return 0.0  # Triton not read: the cost is the service's CPU alone
+        if not self.compute.covers(version, start):
+            return None
+        return self.compute.compute_ms(start, end).get(version, 0.0)
 
     # ---- one tick ----------------------------------------------------------
     def tick(self, now: float | None = None) -> list[Transition]:
@@ -114,8 +152,9 @@ class Evaluator:
         def samples(range_s: float) -> Samples:
             r = max(range_s, mon.settings.window_s)
             if r not in cache:
+                model_ms = None if self.compute is None else self.compute.compute_ms(now - r, now)
                 cache[r] = compute_samples(self.merged_since(now - r), r, self.prices,
-                                           mon.runtime.lags, self._refs)
+                                           mon.runtime.lags, self._refs, model_ms)
             return cache[r]
 
         transitions = mon.engine.evaluate(samples, now)

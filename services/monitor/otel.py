@@ -31,7 +31,15 @@ GAUGES: dict[str, tuple[str, str]] = {
     "psi": ("1", "population stability index vs the reference window"),
     "accuracy": ("1", "accuracy of labelled predictions"),
     "auc": ("1", "ROC AUC of labelled predictions"),
-    "cost_per_1k_predictions": ("1", "cost of 1,000 predictions"),
+    "cost_per_1k_predictions": ("1", "cost of 1,000 predictions per model version: the "
+                                "inference service's CPU time + the model's Triton compute"),
+    "cost_per_1k_predictions_vs_baseline": ("1", "cost per prediction / the version's own "
+                                            "baseline"),
+    "cost_per_1k_predictions_ratio": ("1", "a non-primary version's cost per prediction / the "
+                                     "primary's"),
+    "inference_cpu_ms_per_prediction": ("ms", "inference service CPU time per prediction"),
+    "model_compute_ms_per_prediction": ("ms", "the scoring model's Triton compute per "
+                                        "prediction"),
     "cost_per_1k_documents": ("1", "cost of embedding 1,000 documents"),
     "cache_hit_rate": ("1", "prediction cache hit share"),
     "route_share": ("1", "traffic share per model version/route"),

@@ -38,6 +38,12 @@ class Settings(MeshSettings):
     price_cpu_hour: float = field(0.048, "price of one CPU hour")
     price_gpu_hour: float = field(2.50, "price of one GPU hour")
     embedder_device: str = field("cpu", "what the embedder's model_ms runs on: cpu|gpu")
+    triton_url: str = field("", "Triton's HTTP endpoint whose statistics give the scoring "
+                                "model's compute per version (empty: cost from the inference "
+                                "service's CPU time alone)")
+    triton_model: str = field("risk_scorer", "the scoring model on Triton")
+    triton_interval_s: float = field(5.0, "Triton statistics read period")
+    model_device: str = field("cpu", "what Triton runs the scoring model on: cpu|gpu")
     freshness_target_ms: float = field(300_000.0, "freshness objective (99% under it)")
     accuracy_threshold: float = field(0.5, "score at or above which a prediction is positive")
     reference_min_count: int = field(200, "predictions a window needs to become the drift "

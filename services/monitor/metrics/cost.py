@@ -18,3 +18,15 @@ def cost_per_1k(compute_ms: float, units: int, price_per_hour: float) -> float |
     if units <= 0:
         return None
     return cost_of(compute_ms, price_per_hour) / units * 1000.0
+
+
+def prediction_cost_per_1k(cpu_ms: float, model_ms: float | None, predictions: int,
+                           cpu_hour: float, model_hour: float) -> float | None:
+    """Cost of 1,000 predictions from what they used: the inference service's
+    CPU time (``cpu_ms``, summed over the predictions) at the CPU price, plus
+    the scoring model's compute on Triton over the same time (``model_ms``;
+    None when Triton's statistics are not read) at the price of its device."""
+    if predictions <= 0:
+        return None
+    total = cost_of(cpu_ms, cpu_hour) + cost_of(model_ms or 0.0, model_hour)
+    return total / predictions * 1000.0

@@ -110,10 +110,11 @@ def _version(rec: Record, version: str) -> Record:
 # ---- per-topic apply functions (one decoded message each) ---------------------
 def apply_prediction(rec: Record, *, model_version: str, latency_ms: float, error: str,
                      cache_hit: bool, route: str, score: float, features: Mapping[str, float],
-                     feature_age_ms: float, degraded: bool) -> None:
+                     feature_age_ms: float, degraded: bool, cpu_ms: float = 0.0) -> None:
     v = _version(rec, model_version)
     _inc(v, "n")
     v["lat_ms"] = v.get("lat_ms", 0.0) + latency_ms
+    v["cpu_ms"] = v.get("cpu_ms", 0.0) + cpu_ms
     _sk(v, "lat_sk").add(latency_ms)
     routes: Record = v.setdefault("routes", {})
     _inc(routes, route or "primary")

@@ -4,11 +4,11 @@ wants (see ``merge_range``) and passes lag and references in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.metrics.cost import cost_per_1k
+from monitor.metrics.cost import cost_per_1k, prediction_cost_per_1k
 from monitor.metrics.lag import PartitionLag
 from monitor.metrics.psi import psi
 from monitor.metrics.quality import Confusion, auc_from_hists
@@ -25,10 +25,15 @@ class Prices:
     cpu_hour: float = 0.048
     gpu_hour: float = 2.50
     embedder_device: str = "cpu"
+    model_device: str = "cpu"  # what Triton runs the scoring model on
 
     @property
     def embedder_hour(self) -> float:
         return self.gpu_hour if self.embedder_device == "gpu" else self.cpu_hour
+
+    @property
+    def model_hour(self) -> float:
+        return self.gpu_hour if self.model_device == "gpu" else self.cpu_hour
 
 
 def merge_range(entries: Iterable[tuple[str, float, Mapping[str, Any]]], since: float,
@@ -59,9 +64,13 @@ def _percentiles(out: Samples, prefix: str, labels: Mapping[str, str],
 
 def compute_samples(merged: Mapping[str, Record], range_s: float, prices: Prices,
                     lags: Sequence[PartitionLag] = (),
-                    references: Mapping[str, Record] | None = None) -> Samples:
+                    references: Mapping[str, Record] | None = None,
+                    model_compute_ms: Mapping[str, float] | None = None) -> Samples:
+    """``model_compute_ms``: the scoring model's compute on Triton per version
+    over the same range (:mod:`monitor.tritonstats`); None when not read."""
     out: Samples = {}
-    _predictions(out, merged.get("predictions", {}), prices, references or {})
+    _predictions(out, merged.get("predictions", {}), prices, references or {},
+                 model_compute_ms)
     dlq_embedder = _dead_letters(out, merged.get("dlq", {}), range_s)
     _embeddings(out, merged.get("embeddings_written", {}), prices, dlq_embedder)
     _freshness(out, merged.get("feature_updates", {}))
@@ -75,11 +84,45 @@ def compute_samples(merged: Mapping[str, Record], range_s: float, prices: Prices
     return out
 
 
-def _predictions(out: Samples, rec: Record, prices: Prices,
-                 references: Mapping[str, Record]) -> None:
+def _cost(out: Samples, version: str, v: Record, prices: Prices,
+          model_compute_ms: Mapping[str, float] | None, ref: Record | None) -> float | None:
+    n = int(v.get("n", 0))
+    labels = {"model_version": version}
+    cpu_ms = float(v.get("cpu_ms", 0.0))
+    model_ms = None if model_compute_ms is None else model_compute_ms.get(version)
+    _add(out, "inference_cpu_ms_per_prediction", labels, cpu_ms / n if n else None, n)
+    if model_ms is not None:
+        _add(out, "model_compute_ms_per_prediction", labels, model_ms / n if n else None, n)
+    cost = prediction_cost_per_1k(cpu_ms, model_ms, n, prices.cpu_hour, prices.model_hour)
+    _add(out, "cost_per_1k_predictions", labels, cost, n)
+    base = float((ref or {}).get("cost_1k") or 0.0)
+    if cost is not None and base > 0:
+        _add(out, "cost_per_1k_predictions_vs_baseline", labels, cost / base, n)
+    return cost
+
+
+def _cost_ratios(out: Samples, versions: Mapping[str, Record], costs: Mapping[str, float],
+                 primaries: Sequence[str]) -> None:
+    """Each version that is not a primary against the busiest primary: a new
+    version that costs more per prediction than the one it would replace."""
+    served = [p for p in primaries if costs.get(p)]
+    if not served:
+        return
+    base_version = max(served, key=lambda k: int(versions[k].get("n", 0)))
+    for version, cost in costs.items():
+        if version not in primaries:
+            _add(out, "cost_per_1k_predictions_ratio", {"model_version": version,
+                                                        "baseline_version": base_version},
+                 cost / costs[base_version], int(versions[version].get("n", 0)))
+
+
+def _predictions(out: Samples, rec: Record, prices: Prices, references: Mapping[str, Record],
+                 model_compute_ms: Mapping[str, float] | None = None) -> None:
     versions: Mapping[str, Record] = rec.get("v", {})
     total = sum(int(v.get("n", 0)) for v in versions.values())
     primary_p95: dict[str, float] = {}
+    costs: dict[str, float] = {}
+    primaries: list[str] = []
     for version, v in versions.items():
         n = int(v.get("n", 0))
         labels = {"service": "inference", "model_version": version}
@@ -91,16 +134,20 @@ def _predictions(out: Samples, rec: Record, prices: Prices,
         _add(out, "degraded_rate", {"model_version": version},
              v.get("degraded", 0) / n if n else None, n)
         _add(out, "predictions_rate_total", {"model_version": version}, n, n)
-        _add(out, "cost_per_1k_predictions", {"model_version": version},
-             cost_per_1k(float(v.get("lat_ms", 0.0)), n, prices.cpu_hour), n)
+        cost = _cost(out, version, v, prices, model_compute_ms, references.get(version))
+        if cost:
+            costs[version] = cost
         for route, c in v.get("routes", {}).items():
             _add(out, "route_share", {"model_version": version, "route": route},
                  c / total if total else None, int(c))
         _percentiles(out, "feature_age", {"model_version": version}, v.get("age_sk"))
         routes = v.get("routes", {})
-        if lat is not None and lat.count and routes.get("primary", 0) >= max(routes.values()):
-            primary_p95[version] = lat.quantile(0.95) or 0.0
+        if routes and routes.get("primary", 0) >= max(routes.values()):
+            primaries.append(version)
+            if lat is not None and lat.count:
+                primary_p95[version] = lat.quantile(0.95) or 0.0
         _drift(out, version, v, references.get(version))
+    _cost_ratios(out, versions, costs, primaries)
     if not primary_p95:
         return
     base_version = max(primary_p95, key=lambda k: int(versions[k].get("n", 0)))
@@ -201,4 +248,31 @@ def pick_references(windows: Iterable[tuple[float, float, Mapping[str, Any]]], n
                 continue
             if int(v.get("n", 0)) - int(v.get("err", 0)) >= min_count:
                 found[version] = (start, {"score_sk": v.get("score_sk"), "f": v.get("f", {})})
+    return found
+
+
+def pick_cost_baselines(windows: Iterable[tuple[float, float, Mapping[str, Any]]], now: float,
+                        min_count: int, need: Iterable[str], prices: Prices,
+                        model_ms: Callable[[str, float, float], float | None],
+                        ) -> dict[str, tuple[float, float]]:
+    """For each version in ``need``, its cost per 1,000 predictions in the
+    earliest CLOSED window holding ``min_count`` of them for which
+    ``model_ms(version, start, end)`` knows the model's compute (None: Triton
+    was not read all along that window). -> version: (window start, cost)."""
+    wanted = set(need)
+    found: dict[str, tuple[float, float]] = {}
+    for start, end, raw in sorted(windows, key=lambda w: w[0]):
+        if end > now:
+            continue
+        for version in sorted(wanted & set(raw.get("v", {}))):
+            v = raw["v"][version]
+            n = int(v.get("n", 0))
+            compute = model_ms(version, start, end) if n >= min_count else None
+            if compute is None:
+                continue
+            cost = prediction_cost_per_1k(float(v.get("cpu_ms", 0.0)), compute, n,
+                                          prices.cpu_hour, prices.model_hour)
+            if cost:
+                found[version] = (start, cost)
+                wanted.discard(version)
     return found

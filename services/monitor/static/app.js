@@ -92,10 +92,17 @@ function render(d) {
     esc(r.labels.model_version), fmt(r.count), fmt(r.value, 3),
     fmt((auc[r.labels.model_version] || {}).value, 3)])));
 
-  put("cost", table(["what", "version", "per 1,000", "n"],
+  const cpu = byKey(s, "inference_cpu_ms_per_prediction", ["model_version"]);
+  const model = byKey(s, "model_compute_ms_per_prediction", ["model_version"]);
+  const vsBase = byKey(s, "cost_per_1k_predictions_vs_baseline", ["model_version"]);
+  put("cost", table(["what", "version", "per 1,000", "CPU ms / call", "model ms / call",
+                     "vs baseline", "n"],
     rows(s, "cost_per_1k_predictions").map(r => ["predictions", esc(r.labels.model_version),
-      fmt(r.value, 6), fmt(r.count)]).concat(rows(s, "cost_per_1k_documents").map(r => [
-      "documents", esc(r.labels.model_version), fmt(r.value, 6), fmt(r.count)]))));
+      fmt(r.value, 6), fmt((cpu[r.labels.model_version] || {}).value, 3),
+      fmt((model[r.labels.model_version] || {}).value, 3),
+      fmt((vsBase[r.labels.model_version] || {}).value, 2), fmt(r.count)]).concat(
+      rows(s, "cost_per_1k_documents").map(r => [
+      "documents", esc(r.labels.model_version), fmt(r.value, 6), "", "", "", fmt(r.count)]))));
 
   const cache = byKey(s, "cache_hit_rate", ["model_version"]);
   put("rollout", table(["version", "route", "share", "cache hits"], rows(s, "route_share").map(r => [

@@ -13,7 +13,8 @@ def _pred(r: rec.Record, version: str, route: str, latency: float, *, error: str
           cache: bool = False, score: float = 0.5) -> None:
     rec.apply_prediction(r, model_version=version, latency_ms=latency, error=error,
                          cache_hit=cache, route=route, score=score,
-                         features={"amount": latency}, feature_age_ms=5.0, degraded=False)
+                         features={"amount": latency}, feature_age_ms=5.0, degraded=False,
+                         cpu_ms=latency / 5)
 
 
 def _one(samples: dict, metric: str, **labels: str) -> float:  # type: ignore[type-arg]
@@ -36,12 +37,16 @@ def test_partitions_merge_into_exact_rates_shares_and_costs() -> None:
     entries = [("predictions", 10.0, rec.dehydrate(p0)), ("predictions", 10.0, rec.dehydrate(p1)),
                ("predictions", 1.0, rec.dehydrate(p1))]  # an expired window: excluded
     merged = merge_range(entries, since=5.0)
-    s = compute_samples(merged, 60.0, Prices(cpu_hour=3.6))
+    s = compute_samples(merged, 60.0, Prices(cpu_hour=3.6, gpu_hour=7.2, model_device="gpu"),
+                        model_compute_ms={"v1": 900.0})
     assert _one(s, "error_rate", model_version="v1") == pytest.approx(0.1)
     assert _one(s, "cache_hit_rate", model_version="v1") == pytest.approx(30 / 90)
     assert _one(s, "route_share", model_version="v2", route="canary") == pytest.approx(0.1)
-    # 90 x 10 ms = 900 ms at 3.6 per hour = 0.0009 -> per 1k of 90: 0.01
-    assert _one(s, "cost_per_1k_predictions", model_version="v1") == pytest.approx(0.01)
+    # CPU 90 x 2 ms = 180 ms at 3.6 per hour = 0.00018, Triton 900 ms on a GPU at 7.2 per
+    # hour = 0.0018: 0.00198 for 90 -> 0.022 per 1k
+    assert _one(s, "cost_per_1k_predictions", model_version="v1") == pytest.approx(0.022)
+    assert _one(s, "inference_cpu_ms_per_prediction", model_version="v1") == pytest.approx(2.0)
+    assert _one(s, "model_compute_ms_per_prediction", model_version="v1") == pytest.approx(10.0)
     assert _one(s, "latency_p95_ratio", model_version="v2") == pytest.approx(3.0, rel=0.03)
 
 

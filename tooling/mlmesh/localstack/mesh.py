@@ -76,10 +76,14 @@ def monitor_factory(ctx: StackContext) -> Component:
     host = ctx.env.get("MLMESH_MONITOR_HTTP_HOST", "127.0.0.1")
     port = _port(ctx, "MLMESH_MONITOR_HTTP_PORT", ports.MONITOR_HTTP)
     metrics = _port(ctx, "MLMESH_MONITOR_METRICS_PORT", ports.MONITOR_METRICS)
+    triton = _hostport(ctx, "MLMESH_TRITON_GRPC", f"127.0.0.1:{ports.TRITON_GRPC}")
+    triton_http = ctx.env.get("MLMESH_MONITOR_TRITON_URL",  # the launcher's layout
+                              f"http://127.0.0.1:{int(triton.rsplit(':', 1)[1]) - 1}")
     return ServiceComponent(
         "monitor", "monitor", ctx.state_dir,
         env=ctx.service_env(MLMESH_MONITOR_HTTP_HOST=host, MLMESH_MONITOR_HTTP_PORT=str(port),
-                            MLMESH_MONITOR_METRICS_PORT=str(metrics)),
+                            MLMESH_MONITOR_METRICS_PORT=str(metrics),
+                            MLMESH_MONITOR_TRITON_URL=triton_http),
         health_probe=http_probe(f"http://{host}:{port}/healthz"),
         addresses={"dashboard": f"http://{host}:{port}/",
                    "metrics": f"http://127.0.0.1:{metrics}/metrics"},

@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&mlmesh/events/v1/prediction_made.proto\x12\x10mlmesh.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x04\n\x0ePredictionMade\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x12\n\nmodel_name\x18\x03 \x01(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x12@\n\x08\x66\x65\x61tures\x18\x06 \x03(\x0b\x32..mlmesh.events.v1.PredictionMade.FeaturesEntry\x12\x16\n\x0e\x66\x65\x61ture_age_ms\x18\x07 \x01(\x01\x12\x1b\n\x13retrieved_chunk_ids\x18\x08 \x03(\t\x12\x12\n\nlatency_ms\x18\t \x01(\x01\x12N\n\x10stage_latency_ms\x18\n \x03(\x0b\x32\x34.mlmesh.events.v1.PredictionMade.StageLatencyMsEntry\x12\x10\n\x08\x64\x65graded\x18\x0b \x01(\x08\x12\x18\n\x10\x64\x65graded_reasons\x18\x0c \x03(\t\x12\r\n\x05route\x18\r \x01(\t\x12\x11\n\tcache_hit\x18\x0e \x01(\x08\x12\x30\n\x0cpredicted_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x10 \x01(\t\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x35\n\x13StageLatencyMsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&mlmesh/events/v1/prediction_made.proto\x12\x10mlmesh.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x04\n\x0ePredictionMade\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x12\n\nmodel_name\x18\x03 \x01(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x12@\n\x08\x66\x65\x61tures\x18\x06 \x03(\x0b\x32..mlmesh.events.v1.PredictionMade.FeaturesEntry\x12\x16\n\x0e\x66\x65\x61ture_age_ms\x18\x07 \x01(\x01\x12\x1b\n\x13retrieved_chunk_ids\x18\x08 \x03(\t\x12\x12\n\nlatency_ms\x18\t \x01(\x01\x12N\n\x10stage_latency_ms\x18\n \x03(\x0b\x32\x34.mlmesh.events.v1.PredictionMade.StageLatencyMsEntry\x12\x10\n\x08\x64\x65graded\x18\x0b \x01(\x08\x12\x18\n\x10\x64\x65graded_reasons\x18\x0c \x03(\t\x12\r\n\x05route\x18\r \x01(\t\x12\x11\n\tcache_hit\x18\x0e \x01(\x08\x12\x30\n\x0cpredicted_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x10 \x01(\t\x12\x0e\n\x06\x63pu_ms\x18\x11 \x01(\x01\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x35\n\x13StageLatencyMsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -27,9 +27,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PREDICTIONMADE_STAGELATENCYMSENTRY']._loaded_options = None
   _globals['_PREDICTIONMADE_STAGELATENCYMSENTRY']._serialized_options = b'8\001'
   _globals['_PREDICTIONMADE']._serialized_start=94
-  _globals['_PREDICTIONMADE']._serialized_end=671
-  _globals['_PREDICTIONMADE_FEATURESENTRY']._serialized_start=569
-  _globals['_PREDICTIONMADE_FEATURESENTRY']._serialized_end=616
-  _globals['_PREDICTIONMADE_STAGELATENCYMSENTRY']._serialized_start=618
-  _globals['_PREDICTIONMADE_STAGELATENCYMSENTRY']._serialized_end=671
+  _globals['_PREDICTIONMADE']._serialized_end=687
+  _globals['_PREDICTIONMADE_FEATURESENTRY']._serialized_start=585
+  _globals['_PREDICTIONMADE_FEATURESENTRY']._serialized_end=632
+  _globals['_PREDICTIONMADE_STAGELATENCYMSENTRY']._serialized_start=634
+  _globals['_PREDICTIONMADE_STAGELATENCYMSENTRY']._serialized_end=687
 # @@protoc_insertion_point(module_scope)

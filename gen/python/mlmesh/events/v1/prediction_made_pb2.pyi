@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PredictionMade(_message.Message):
-    __slots__ = ("request_id", "user_id", "model_name", "model_version", "score", "features", "feature_age_ms", "retrieved_chunk_ids", "latency_ms", "stage_latency_ms", "degraded", "degraded_reasons", "route", "cache_hit", "predicted_at", "error")
+    __slots__ = ("request_id", "user_id", "model_name", "model_version", "score", "features", "feature_age_ms", "retrieved_chunk_ids", "latency_ms", "stage_latency_ms", "degraded", "degraded_reasons", "route", "cache_hit", "predicted_at", "error", "cpu_ms")
     class FeaturesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class PredictionMade(_message.Message):
     CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
     PREDICTED_AT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    CPU_MS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     user_id: str
     model_name: str
@@ -54,4 +55,5 @@ class PredictionMade(_message.Message):
     cache_hit: bool
     predicted_at: _timestamp_pb2.Timestamp
     error: str
-    def __init__(self, request_id: _Optional[str] = ..., user_id: _Optional[str] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., score: _Optional[float] = ..., features: _Optional[_Mapping[str, float]] = ..., feature_age_ms: _Optional[float] = ..., retrieved_chunk_ids: _Optional[_Iterable[str]] = ..., latency_ms: _Optional[float] = ..., stage_latency_ms: _Optional[_Mapping[str, float]] = ..., degraded: bool = ..., degraded_reasons: _Optional[_Iterable[str]] = ..., route: _Optional[str] = ..., cache_hit: bool = ..., predicted_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+    cpu_ms: float
+    def __init__(self, request_id: _Optional[str] = ..., user_id: _Optional[str] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., score: _Optional[float] = ..., features: _Optional[_Mapping[str, float]] = ..., feature_age_ms: _Optional[float] = ..., retrieved_chunk_ids: _Optional[_Iterable[str]] = ..., latency_ms: _Optional[float] = ..., stage_latency_ms: _Optional[_Mapping[str, float]] = ..., degraded: bool = ..., degraded_reasons: _Optional[_Iterable[str]] = ..., route: _Optional[str] = ..., cache_hit: bool = ..., predicted_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., cpu_ms: _Optional[float] = ...) -> None: ...
