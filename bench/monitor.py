@@ -5,8 +5,14 @@
    topic), as a ratio of the raw consume rate of the SAME topic on the SAME
    broker by a bare confluent-kafka consumer and by a bare aiokafka consumer
    (the client faust uses). Then a steady offered load at 50% of that rate
-   for 20 s: the monitor group's lag must stay flat.
-2. Drift onset -> alert: seconds from producing drifted predictions to the
+   for 20 s: the monitor group's lag must stay flat. On the same records, its
+   peers (``bench/monitor_peers.py``): faust's delivery alone (an agent doing
+   nothing with the monitor's batches: the ceiling of a faust monitor) and
+   Quix Streams doing the monitor's per-record work.
+2. Offset gaps: the monitor's catch-up rate on FeatureUpdate records written
+   in transactions of 5 (a marker after each, like the features job's
+   ``feature_updates``) against the same records written without transactions.
+3. Drift onset -> alert: seconds from producing drifted predictions to the
    drift alert on the alerts topic (rule window = table window).
 
 Broker: $MLMESH_TEST_KAFKA_BOOTSTRAP, else a local KRaft broker on free ports.
@@ -25,7 +31,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import raw_consume_rate
+from bench.common import ratio, raw_consume_rate
+from bench.monitor_peers import run_child
 from mlmesh.localstack.base import free_port
 from mlmesh.localstack.kafka import KafkaComponent
 from mlmesh.testing.monitor import AlertReader, MonitorProcess, mesh_topics, sample, write_rules
@@ -107,9 +114,66 @@ def throughput(bootstrap: str, state: Path, n: int) -> dict[str, Any]:
                 "steady_offered_per_s": round(offered),
                 "steady_lag_samples": lags,
                 # committed-offset lag moves in steps of commit interval x rate
-                "steady_lag_flat": max(lags[len(lags) // 2:]) <= max(3 * offered, 1000)}
+                "steady_lag_flat": max(lags[len(lags) // 2:]) <= max(3 * offered, 1000),
+                "topic": topic}
     finally:
         mon.stop()
+
+
+def peers(bootstrap: str, topic: str, n: int, monitor_rate: float,
+          raw_rate: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for peer in ("faust_floor", "quix"):
+        res = run_child(peer, bootstrap, topic, n)
+        log.info("%s: %s", peer, res)
+        out[peer] = res
+        rate = res.get("records_per_s")
+        if rate:
+            out[f"monitor_vs_{peer}"] = round(monitor_rate / rate, 3)
+            out[f"{peer}_vs_raw_confluent"] = round(rate / raw_rate, 4)
+    return out
+
+
+def offset_gaps(bootstrap: str, state: Path, n: int, per_transaction: int = 5
+                ) -> dict[str, Any]:
+    """Monitor catch-up on feature_updates with a transaction marker every
+    ``per_transaction`` records, against the same records without markers."""
+    from confluent_kafka import Producer
+
+    rates: dict[str, float] = {}
+    for mode in ("transactions", "plain"):
+        mon = MonitorProcess(bootstrap, state / mode, env={"MLMESH_MONITOR_WINDOW_S": "10"})
+        mesh_topics(bootstrap, mon.prefix)
+        topic = mon.prefix + "feature_updates"
+        now = int(time.time() * 1000)
+        recs = [sy.feature_update(f"u{i % 300}", freshness_ms=500, ts_ms=now) for i in range(n)]
+        conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "linger.ms": 5}
+        if mode == "transactions":
+            conf["transactional.id"] = f"bench-gaps-{uuid.uuid4().hex[:8]}"
+        p = Producer(conf)
+        if mode == "transactions":
+            p.init_transactions()
+        for i in range(0, n, per_transaction):
+            if mode == "transactions":
+                p.begin_transaction()
+            for r in recs[i:i + per_transaction]:
+                p.produce(topic, r.value, key=r.key.encode(), timestamp=r.ts_ms)
+            if mode == "transactions":
+                p.commit_transaction()
+            else:
+                p.poll(0)
+        p.flush(60)
+        mon.start()
+        try:
+            s = mon.wait_for(lambda s: s["processed"].get("feature_updates", 0) > 0, 120, "first")
+            t0, n0 = time.perf_counter(), s["processed"]["feature_updates"]
+            mon.wait_for(lambda s: s["processed"].get("feature_updates", 0) >= n, 600, "all")
+            rates[mode] = (n - n0) / (time.perf_counter() - t0)
+        finally:
+            mon.stop()
+    return {"records": n, "records_per_transaction": per_transaction,
+            "monitor_per_s": {k: round(v) for k, v in rates.items()},
+            "transactions_vs_plain": round(rates["transactions"] / rates["plain"], 3)}
 
 
 def drift_alert(bootstrap: str, state: Path, window_s: float, runs: int) -> dict[str, Any]:
@@ -153,11 +217,30 @@ def drift_alert(bootstrap: str, state: Path, window_s: float, runs: int) -> dict
         mon.stop()
 
 
+def ratios(result: dict[str, Any]) -> list[dict[str, Any]]:
+    tp, pe = result["throughput"], result["peers"]
+    rate = tp["monitor_catch_up_per_s"]
+    out = [ratio("monitor catch-up / raw confluent-kafka consume, same topic", rate,
+                 tp["raw_confluent_per_s"], 0.25, "records/s")]
+    for peer, note in (("quix", "Quix Streams doing the same per-record work"),
+                       ("faust_floor", "faust's delivery with no work: the ceiling on faust")):
+        peer_rate = (pe.get(peer) or {}).get("records_per_s")
+        if peer_rate:
+            out.append(ratio(f"monitor / {peer}", rate, peer_rate,
+                             1.0 if peer == "quix" else None, "records/s", note=note))
+    gaps = result["offset_gaps"]
+    out.append(ratio("monitor on a topic with a transaction marker every 5 records / without",
+                     gaps["monitor_per_s"]["transactions"], gaps["monitor_per_s"]["plain"],
+                     None, "records/s"))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=60_000)
     ap.add_argument("--window", type=float, default=10.0)
     ap.add_argument("--drift-runs", type=int, default=3)
+    ap.add_argument("--gap-records", type=int, default=20_000)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO)
     import os
@@ -172,9 +255,15 @@ def main() -> int:
             broker.start()
             bootstrap = broker.bootstrap
         try:
-            result = {"bench": "monitor", "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                      "throughput": throughput(bootstrap, state, args.records),
+            tp = throughput(bootstrap, state, args.records)
+            result: dict[str, Any] = {
+                      "bench": "monitor", "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "throughput": tp,
+                      "peers": peers(bootstrap, tp["topic"], args.records,
+                                     tp["monitor_catch_up_per_s"], tp["raw_confluent_per_s"]),
+                      "offset_gaps": offset_gaps(bootstrap, state, args.gap_records),
                       "drift": drift_alert(bootstrap, state, args.window, args.drift_runs)}
+            result["ratios"] = ratios(result)
         finally:
             if broker is not None:
                 broker.stop()

@@ -33,12 +33,12 @@ class Out:
 def prediction(request_id: str, user_id: str, *, model_version: str = "v1",
                route: str = "primary", latency_ms: float = 10.0, score: float = 0.5,
                features: dict[str, float] | None = None, error: str = "",
-               cache_hit: bool = False, ts_ms: int | None = None) -> Out:
+               cache_hit: bool = False, ts_ms: int | None = None, cpu_ms: float = 0.0) -> Out:
     ts_ms = ts_ms if ts_ms is not None else int(time.time() * 1000)
     m = prediction_made_pb2.PredictionMade(
         request_id=request_id, user_id=user_id, model_name="risk", model_version=model_version,
         score=score, latency_ms=latency_ms, route=route, cache_hit=cache_hit, error=error,
-        feature_age_ms=1000.0)
+        feature_age_ms=1000.0, cpu_ms=cpu_ms)
     m.features.update(features or {})
     m.predicted_at.FromMilliseconds(ts_ms)
     return Out(user_id, m.SerializeToString(), ts_ms)

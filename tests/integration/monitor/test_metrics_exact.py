@@ -41,6 +41,7 @@ def test_each_metric_matches_an_independent_computation(monitor_factory: Any) ->
     # ---- predictions: v1 primary, v2 canary, errors, cache hits, duplicates ----------
     preds: list[sy.Out] = []
     lat: dict[str, list[float]] = {"v1": [], "v2": []}
+    cpu: dict[str, list[float]] = {"v1": [], "v2": []}
     errors = {"v1": 0, "v2": 0}
     cache = {"v1": 0, "v2": 0}
     last_score: dict[str, float] = {}
@@ -51,10 +52,12 @@ def test_each_metric_matches_an_independent_computation(monitor_factory: Any) ->
         hit = rng.random() < 0.2
         score = rng.random()
         user = f"u{i % 300}"
+        cpu_ms = rng.uniform(0.2, 2.0)
         preds.append(sy.prediction(f"req-{i}", user, model_version=version, route=route,
                                    latency_ms=latency, score=score, error=err, cache_hit=hit,
-                                   features=sy.features_for(rng), ts_ms=now))
+                                   features=sy.features_for(rng), ts_ms=now, cpu_ms=cpu_ms))
         lat[version].append(latency)
+        cpu[version].append(cpu_ms)
         errors[version] += bool(err)
         cache[version] += hit
         if not err:
@@ -102,8 +105,9 @@ def test_each_metric_matches_an_independent_computation(monitor_factory: Any) ->
         assert _value(s, "error_rate", service="inference", model_version=v) == \
             pytest.approx(errors[v] / n)
         assert _value(s, "cache_hit_rate", model_version=v) == pytest.approx(cache[v] / n)
+        # no Triton URL here: the service's CPU time alone
         assert _value(s, "cost_per_1k_predictions", model_version=v) == pytest.approx(
-            sum(lat[v]) / 3.6e6 * PRICE_CPU / n * 1000, rel=1e-9)
+            sum(cpu[v]) / 3.6e6 * PRICE_CPU / n * 1000, rel=1e-9)
     assert _value(s, "route_share", model_version="v2", route="canary") == pytest.approx(500 / 2000)
     ratio = _q(lat["v2"], 0.95) / _q(lat["v1"], 0.95)
     assert _value(s, "latency_p95_ratio", model_version="v2") == pytest.approx(ratio, rel=0.021)
