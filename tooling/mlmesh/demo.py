@@ -329,8 +329,9 @@ def run(cfg: DemoConfig, out_path: Path | None = None) -> DemoResult:
         console.rule("[bold]draining")
         flush_marks(settings.kafka_bootstrap)
         with console.status("waiting for every consumer to catch up ..."):
-            # the monitor's faust consumer passes the features job's transaction
-            # markers slowly (services/monitor/README.md): its lag is reported
+            # the monitor's commit stops before the transaction markers after a
+            # partition's last record (services/monitor/README.md): its lag is
+            # reported, not waited for
             drain = wait_drained(settings.kafka_bootstrap, timeout=480, quiet_s=10,
                                  expect_groups=MESH_GROUPS, ignore_groups=("mlmesh-monitor",))
         doc_ids = {r.msg.doc_id for r in records if r.kind == "document"}  # type: ignore[union-attr]
