@@ -2,7 +2,8 @@
 (monitor.seek.MonitorApp: read_committed, the offset-gap fix), one agent taking
 the records in the monitor's batches (``take_events(2000, within=0.25)``) and
 doing nothing with them: ``python -m bench.monitor_peer_faust_floor BOOTSTRAP
-TOPIC N GROUP``. Prints its JSON line and exits once N records are through."""
+TOPIC N GROUP``. Writes its JSON result (``MLMESH_BENCH_RESULT``) and exits
+once N records are through."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import resource
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -44,15 +46,14 @@ def main() -> None:
                 meter["done"] += len(events)
                 if meter["done"] >= n:
                     seconds = time.perf_counter() - meter["t0"]
-                    sys.stdout.write(json.dumps({
+                    Path(os.environ["MLMESH_BENCH_RESULT"]).write_text(json.dumps({
                         "records": meter["done"],
                         # the first batch's records were taken before the clock started
                         "records_per_s": round((meter["done"] - len(events)) / seconds, 1)
                         if seconds > 0 else None,
                         "seconds": round(seconds, 3), "cpu_s": round(_cpu() - meter["cpu0"], 3),
                         "notes": "faust-streaming on the monitor's transport; "
-                                 "take_events(2000, 0.25); no work per record"}) + "\n")
-                    sys.stdout.flush()
+                                 "take_events(2000, 0.25); no work per record"}))
                     os._exit(0)  # a bench child: nothing to commit or close
 
         faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from quixstreams import Application
@@ -66,13 +68,13 @@ def main() -> int:
         app.run()
     seconds = meter.get("t1", float("nan")) - meter["t0"]
     counted = sum(int(v.get("n", 0)) for v in live.get("v", {}).values())
-    sys.stdout.write(json.dumps({
+    Path(os.environ["MLMESH_BENCH_RESULT"]).write_text(json.dumps({
         "records": meter["done"], "records_per_s": round(n / seconds, 1),
         "seconds": round(seconds, 3), "cpu_s": round(meter.get("cpu1", 0.0) - meter["cpu0"], 3),
         "counted": counted, "duplicates": meter["duplicates"],
         "notes": "quixstreams, 1 process, at-least-once, RocksDB state (request_id seen, "
                  "last prediction per user) with its changelog; the monitor's own "
-                 "apply_prediction into an in-memory aggregate"}) + "\n")
+                 "apply_prediction into an in-memory aggregate"}))
     return 0 if meter["done"] >= n else 1
 
 

@@ -13,8 +13,9 @@ same ``predictions`` topic from the beginning with a fresh consumer group:
   (``monitor.metrics.records.apply_prediction``: latency and score sketches,
   feature sketches for PSI, counts).
 
-Each prints one JSON line: records/s from the first record taken to the N-th
-done, and its CPU seconds.
+Each writes one JSON object to the file named by ``MLMESH_BENCH_RESULT``
+(faust's worker takes over stdout): records/s from the first record taken to
+the N-th done, and its CPU seconds.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -36,20 +38,21 @@ def run_child(peer: str, bootstrap: str, topic: str, n: int, timeout_s: float = 
     python = PYTHONS[peer]
     if not python.exists():
         return {"error": f"{python} missing: run `make setup-peers`"}
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        str(p) for p in (ROOT, ROOT / "gen" / "python", ROOT / "services", ROOT / "lib")))
-    cmd = [str(python), "-m", f"bench.monitor_peer_{peer}", bootstrap, topic, str(n),
-           f"mlmesh-monitor-{peer}-{uuid.uuid4().hex[:8]}"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        return {"error": f"timed out after {timeout_s} s", "stderr_tail": err[-2000:]}
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-    if not lines:
-        return {"error": f"exit {proc.returncode}", "stderr_tail": err[-2000:]}
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    with tempfile.TemporaryDirectory(prefix="mlmesh-monitor-peer-") as tmp:
+        out_file = Path(tmp) / "result.json"
+        env = dict(os.environ, MLMESH_BENCH_RESULT=str(out_file), PYTHONPATH=os.pathsep.join(
+            str(p) for p in (ROOT, ROOT / "gen" / "python", ROOT / "services", ROOT / "lib")))
+        cmd = [str(python), "-m", f"bench.monitor_peer_{peer}", bootstrap, topic, str(n),
+               f"mlmesh-monitor-{peer}-{uuid.uuid4().hex[:8]}"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            _out, err = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+            return {"error": f"timed out after {timeout_s} s", "stderr_tail": err[-2000:]}
+        if not out_file.exists():
+            return {"error": f"exit {proc.returncode}", "stderr_tail": err[-2000:]}
+        result: dict[str, Any] = json.loads(out_file.read_text())
+        return result

@@ -103,9 +103,10 @@ def normalise(area: str, data: dict[str, Any]) -> dict[str, Any]:
                             "docs/s")]
     if area == "monitor" and "throughput" in data:
         t = data["throughput"]
-        out["ratios"] = [_r("monitor catch-up vs raw confluent-kafka consume",
-                            t.get("monitor_catch_up_per_s", 0), t.get("raw_confluent_per_s", 0),
-                            None, "events/s")]
+        out["ratios"] = data.get("ratios") or [
+            _r("monitor catch-up vs raw confluent-kafka consume",
+               t.get("monitor_catch_up_per_s", 0), t.get("raw_confluent_per_s", 0),
+               None, "events/s")]
         out["absolute"] = [{"name": "drift onset -> alert (max)", "value": data.get(
             "drift", {}).get("max_onset_to_alert_s"), "target": data.get("drift", {}).get(
             "window_s"), "unit": "s", "pass": data.get("drift", {}).get("within_one_window")}]
