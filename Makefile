@@ -20,7 +20,7 @@ MINUTES ?= 10
 
 .PHONY: help setup setup-verbose setup-test venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck check-wheels images \
         compose-models compose-up compose-down test-containers \
-        test test-unit test-integration test-slow check bench demo up down status chaos soak clean
+        test test-unit test-integration test-slow check bench demo up down status chaos soak soak-monitor clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -199,6 +199,9 @@ chaos: setup ## fault-injection suite with an independent audit
 
 soak: setup ## steady load for MINUTES, memory/lag/error report
 	$(PY) -m bench.soak --minutes $(MINUTES)
+
+soak-monitor: setup ## the monitor alone at 80% of its rate for MINUTES: memory and lag
+	$(PY) -m bench.monitor_soak --minutes $(MINUTES)
 
 clean: ## stop the stack and remove all its runtime state together (keeps venvs, jars, models, images)
 	@if [ -x $(VENV)/bin/mlmesh ]; then $(VENV)/bin/mlmesh reset --yes; \

@@ -8,10 +8,7 @@ once N records are through."""
 from __future__ import annotations
 
 import json
-import logging
 import os
-import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,17 +16,12 @@ from typing import Any
 
 import faust
 
+from bench.monitor_peers import child_start, cpu_seconds
 from monitor.seek import MonitorApp
 
 
-def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
-
 def main() -> None:
-    bootstrap, topic_name, n, group = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    bootstrap, topic_name, n, group = child_start()
     meter: dict[str, Any] = {"done": 0}
     with tempfile.TemporaryDirectory(prefix="mlmesh-faust-floor-") as datadir:
         app = MonitorApp(group, broker=f"kafka://{bootstrap}", store="memory://",
@@ -42,7 +34,7 @@ def main() -> None:
         async def floor(stream: Any) -> None:
             async for events in stream.take_events(2000, within=0.25):
                 if not meter["done"]:
-                    meter["t0"], meter["cpu0"] = time.perf_counter(), _cpu()
+                    meter["t0"], meter["cpu0"] = time.perf_counter(), cpu_seconds()
                 meter["done"] += len(events)
                 if meter["done"] >= n:
                     seconds = time.perf_counter() - meter["t0"]
@@ -51,7 +43,8 @@ def main() -> None:
                         # the first batch's records were taken before the clock started
                         "records_per_s": round((meter["done"] - len(events)) / seconds, 1)
                         if seconds > 0 else None,
-                        "seconds": round(seconds, 3), "cpu_s": round(_cpu() - meter["cpu0"], 3),
+                        "seconds": round(seconds, 3),
+                        "cpu_s": round(cpu_seconds() - meter["cpu0"], 3),
                         "notes": "faust-streaming on the monitor's transport; "
                                  "take_events(2000, 0.25); no work per record"}))
                     os._exit(0)  # a bench child: nothing to commit or close

@@ -4,9 +4,7 @@ run in .venv-peers: ``python -m bench.monitor_peer_quix BOOTSTRAP TOPIC N GROUP`
 from __future__ import annotations
 
 import json
-import logging
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -16,18 +14,13 @@ from typing import Any
 from quixstreams import Application
 from quixstreams.state import State
 
+from bench.monitor_peers import child_start, cpu_seconds
 from mlmesh.events.v1 import prediction_made_pb2
 from monitor.metrics import records as rec
 
 
-def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
-
 def main() -> int:
-    bootstrap, topic_name, n, group = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    bootstrap, topic_name, n, group = child_start()
     live: dict[str, Any] = {}
     meter = {"taken": 0, "done": 0, "duplicates": 0, "t0": 0.0, "cpu0": 0.0}
     with tempfile.TemporaryDirectory(prefix="mlmesh-monitor-quix-") as state_dir:
@@ -39,7 +32,7 @@ def main() -> int:
                 return False
             meter["taken"] += 1
             if meter["taken"] == 1:
-                meter["t0"], meter["cpu0"] = time.perf_counter(), _cpu()
+                meter["t0"], meter["cpu0"] = time.perf_counter(), cpu_seconds()
             return True
 
         def fold(value: bytes, state: State) -> None:
@@ -58,7 +51,7 @@ def main() -> int:
                     state.set("last_prediction", [m.score, m.model_version])
             meter["done"] += 1
             if meter["done"] == n:
-                meter["t1"], meter["cpu1"] = time.perf_counter(), _cpu()
+                meter["t1"], meter["cpu1"] = time.perf_counter(), cpu_seconds()
                 app.stop()
 
         topic = app.topic(topic_name, value_deserializer="bytes", key_deserializer="str")

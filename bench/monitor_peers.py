@@ -21,7 +21,9 @@ the N-th done, and its CPU seconds.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHONS = {"faust_floor": Path(sys.executable), "quix": ROOT / ".venv-peers" / "bin" / "python"}
+
+
+def cpu_seconds() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def child_start() -> tuple[str, str, int, str]:
+    """A child's arguments (BOOTSTRAP TOPIC N GROUP); its logging to stderr."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    return sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
 
 def run_child(peer: str, bootstrap: str, topic: str, n: int, timeout_s: float = 600

@@ -1,0 +1,104 @@
+"""The monitor alone under a steady PredictionMade load: ``python -m
+bench.monitor_soak --minutes 30 --rate 6800`` (the issue: 80% of the
+monitor's own catch-up rate, bench/results/monitor.json). Every ``--sample-s``
+it records the monitor's resident memory and its group's lag. Verdict: the
+lag bounded (its last third never above the first third's maximum + one
+second of load) and the memory flat (RSS slope over the second half, after
+the dedupe table's 10-minute TTL has filled, below ``--max-slope-mb-min``).
+Output: bench/results/monitor_soak.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import write
+from bench.monitor import monitor_lag, preds
+from bench.soak import slope_per_min
+from mlmesh.localstack.base import free_port
+from mlmesh.localstack.kafka import KafkaComponent
+from mlmesh.testing.monitor import MonitorProcess, mesh_topics
+from monitor import synthetic as sy
+
+log = logging.getLogger("bench.monitor_soak")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def soak(bootstrap: str, state: Path, minutes: float, rate: float, sample_s: float,
+         max_slope: float) -> dict[str, Any]:
+    mon = MonitorProcess(bootstrap, state, env={"MLMESH_MONITOR_WINDOW_S": "30"})
+    mesh_topics(bootstrap, mon.prefix)
+    topic = mon.prefix + "predictions"
+    prod = sy.producer(bootstrap)
+    rng = random.Random(4)
+    mon.start()
+    samples: list[dict[str, float]] = []
+    sent = 0
+    t0 = time.monotonic()
+    next_sample = t0
+    try:
+        while time.monotonic() - t0 < minutes * 60:
+            tick = time.monotonic()
+            k = int(rate)
+            sy.produce(prod, topic, preds(rng, k, sent))
+            sent += k
+            if tick >= next_sample:
+                assert mon.proc is not None
+                samples.append({"t_min": round((tick - t0) / 60, 2),
+                                "rss_mb": round(rss_mb(mon.proc.pid), 1),
+                                "lag": monitor_lag(mon)})
+                log.info("%s", samples[-1])
+                next_sample += sample_s
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+        processed = mon.wait_for(lambda s: s["processed"].get("predictions", 0) >= sent, 300,
+                                 "drain")["processed"]["predictions"]
+    finally:
+        mon.stop()
+    third = max(1, len(samples) // 3)
+    lag_bound = max(s["lag"] for s in samples[:third]) + rate
+    half = samples[len(samples) // 2:]
+    slope = slope_per_min([(s["t_min"] * 60, s["rss_mb"]) for s in half])
+    return {"minutes": minutes, "offered_per_s": rate, "sent": sent, "processed": processed,
+            "samples": samples, "lag_bounded": all(s["lag"] <= lag_bound
+                                                   for s in samples[-third:]),
+            "rss_mb_first": samples[0]["rss_mb"], "rss_mb_last": samples[-1]["rss_mb"],
+            "rss_slope_mb_per_min_second_half": round(slope, 3),
+            "memory_flat": slope <= max_slope, "max_slope_mb_per_min": max_slope}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--rate", type=float, default=6800.0, help="PredictionMade records/s")
+    ap.add_argument("--sample-s", type=float, default=15.0)
+    ap.add_argument("--max-slope-mb-min", type=float, default=0.5)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    with tempfile.TemporaryDirectory(prefix="bench-monitor-soak-") as tmp:
+        state = Path(tmp)
+        broker = KafkaComponent(state / "kafka", port=free_port(), controller_port=free_port(),
+                                name="kafka-monitor-soak")
+        broker.start()
+        try:
+            result = soak(broker.bootstrap, state, args.minutes, args.rate, args.sample_s,
+                          args.max_slope_mb_min)
+        finally:
+            broker.stop()
+    log.info("wrote %s", write("monitor_soak", result))
+    return 0 if result["lag_bounded"] and result["memory_flat"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
