@@ -24,6 +24,7 @@ from mlmesh.kafka.config import producer_config
 from mlmesh.kafka.dlq import dead_letter as make_dead_letter
 from mlmesh.kafka.dlq import dlq_topic
 from mlmesh.kafka.producer import MeshProducer
+from monitor.idlog import position
 from monitor.metrics import records as rec
 from monitor.settings import DATA_TOPICS
 from monitor.state import Monitor, window_of
@@ -43,10 +44,9 @@ def _duplicate(mon: Monitor, kind: str, rid: str, part: int, offset: int, ts: fl
     if not rid:
         return False
     key = f"{kind}:{rid}"
-    pos = f"{part}:{offset}"
-    prev = mon.seen.get(key, ts)
+    pos = position(part, offset)
+    prev = mon.seen.first_seen(key, pos, f"{kind}|{part}", ts)
     if prev is None:
-        mon.seen.put(key, pos, f"{kind}|{part}", offset, ts)
         return False
     if prev != pos:
         mon.runtime.duplicates[kind] = mon.runtime.duplicates.get(kind, 0) + 1

@@ -10,12 +10,14 @@ whoever writes it, a stream agent or a timer):
   offset folded in. Replayed records at or below it are skipped, so a restart
   (clean or SIGKILL) never double counts: the offset and the sums it covers
   are one changelog record.
-* ``seen`` (tumbling ``dedupe_ttl_s``, a :class:`BatchLog`): request_id /
-  doc_id / label_id -> "partition:offset" of their first record. A second
-  record with the same id at another position is an upstream duplicate and is
-  dropped; the same record replayed is left to the watermark.
-* ``last_pred`` (tumbling ``retention_s``, a :class:`BatchLog`): user_id ->
-  [score, model_version] of the user's latest prediction (delayed-label join).
+* ``ids`` (tumbling ``dedupe_ttl_s``, an :class:`monitor.idlog.IdLog`): the
+  hashes of request_id / doc_id / label_id -> position of their first record,
+  16 bytes each. A second record with the same id at another position is an
+  upstream duplicate and is dropped; the same record replayed is left to the
+  watermark.
+* ``last_pred`` (tumbling ``retention_s``, a :class:`BatchLog`, compacted):
+  user_id -> [score, model_version] of the user's latest prediction
+  (delayed-label join).
 * ``refs``: model_version -> drift reference distributions.
 * ``alert_state``: "engine" -> the alert engine's open alerts.
 """
@@ -29,6 +31,7 @@ from typing import Any
 
 import faust
 
+from monitor.idlog import IdLog
 from monitor.metrics.lag import PartitionLag
 from monitor.metrics.rules import AlertEngine, load_rules
 from monitor.settings import Settings
@@ -46,14 +49,27 @@ class BatchLog:
     batch adds ONE table record per source partition (``("<name>|<topic>|<partition>|
     <first offset>", window)`` -> ``[[key, value, offset], ...]``) instead of one record per key,
     and an in-memory index answers lookups. The index is rebuilt from the
-    table after a restart. ``keep="first"``: the earliest offset of a key wins
-    (de-duplication); ``"last"``: the latest (latest prediction per user)."""
+    table after a restart. ``keep="first"``: the earliest offset of a key wins;
+    ``"last"``: the latest (latest prediction per user).
 
-    def __init__(self, table: Any, name: str, ttl: float, keep: str = "first") -> None:
+    Compaction keeps the table's memory proportional to the live keys, not to
+    the records written: once the entries written since the last snapshot
+    outnumber ``max(compact_min, 2 * live keys)``, the index is written as a
+    snapshot (records ``("<name>|#<generation>|<i>", window)``, ``#`` cannot
+    occur in a topic name) and every older record is deleted (a tombstone in
+    the changelog). Each entry is thus written at most twice per snapshot
+    period on average; without it the latest prediction per user kept EVERY
+    prediction for two retention periods."""
+
+    def __init__(self, table: Any, name: str, ttl: float, keep: str = "first",
+                 compact_min: int = 50_000, chunk: int = 5_000) -> None:
         self.table, self.name, self.ttl, self.keep = table, name, ttl, keep
+        self.compact_min, self.chunk = compact_min, chunk
         self.index: dict[str, tuple[Any, float, int]] = {}
         self._pending: dict[tuple[str, tuple[float, float]], list[list[Any]]] = {}
         self._loaded = False
+        self._written = 0  # entries written since the last snapshot
+        self._generation = 0
 
     def _wins(self, key: str, offset: int) -> bool:
         cur = self.index.get(key)
@@ -64,6 +80,11 @@ class BatchLog:
     def _load(self) -> None:
         for (name, window), items in list(self.table.data.items()):
             if str(name).startswith(self.name + "|") and items:
+                tag = str(name).split("|")[1]
+                if tag.startswith("#"):
+                    self._generation = max(self._generation, int(tag[1:]))
+                else:
+                    self._written += len(items)
                 for key, value, offset in items:
                     if self._wins(key, int(offset)):
                         self.index[key] = (value, float(window[0]), int(offset))
@@ -91,7 +112,29 @@ class BatchLog:
         """One table write per (partition, window) touched since the last flush."""
         for (source, window), items in self._pending.items():
             self.table[(f"{self.name}|{source}|{items[0][2]}", window)] = items
+            self._written += len(items)
         self._pending.clear()
+        if self._written > max(self.compact_min, 2 * len(self.index)):
+            self.compact()
+
+    def compact(self) -> None:
+        """Write the live index as a snapshot, then delete every older record."""
+        self._generation += 1
+        by_window: dict[float, list[list[Any]]] = {}
+        for key, (value, start, offset) in self.index.items():
+            by_window.setdefault(start, []).append([key, value, offset])
+        written: set[tuple[str, tuple[float, float]]] = set()
+        for start, items in by_window.items():
+            for i in range(0, len(items), self.chunk):
+                record = (f"{self.name}|#{self._generation}|{i // self.chunk}",
+                          (start, start + self.ttl))
+                self.table[record] = items[i:i + self.chunk]
+                written.add(record)
+        prefix = self.name + "|"
+        for record in [k for k in list(self.table.data.keys())
+                       if str(k[0]).startswith(prefix) and k not in written]:
+            del self.table[record]
+        self._written = 0
 
     def prune(self, now: float) -> None:
         oldest = window_of(now, self.ttl)[0] - self.ttl
@@ -123,13 +166,14 @@ class Monitor:
         self.agg = app.Table("agg", default=None, partitions=1, use_partitioner=True,
                              help="aggregates per topic/partition/window").tumbling(
                                  s.window_s, expires=s.retention_s)
-        seen = app.Table("seen", default=None, partitions=1, use_partitioner=True,
-                         help="recent ids for de-duplication").tumbling(
-                             s.dedupe_ttl_s, expires=2 * s.dedupe_ttl_s)
+        ids = app.Table("ids", default=None, partitions=1, use_partitioner=True,
+                        value_type=bytes, help="recent ids for de-duplication "
+                        "(hashes, monitor.idlog)").tumbling(
+                            s.dedupe_ttl_s, expires=s.dedupe_ttl_s)
         last = app.Table("last_pred", default=None, partitions=1, use_partitioner=True,
                          help="latest prediction per user").tumbling(
                              s.retention_s, expires=2 * s.retention_s)
-        self.seen = BatchLog(seen.table, "seen", s.dedupe_ttl_s, keep="first")
+        self.seen = IdLog(ids.table, "seen", s.dedupe_ttl_s)
         self.last_pred = BatchLog(last.table, "last", s.retention_s, keep="last")
         self.refs = app.Table("refs", default=None, partitions=1, use_partitioner=True,
                               help="drift reference per model version")
@@ -157,7 +201,7 @@ class Monitor:
         track (those restored from the changelog at start-up)."""
         removed = 0
         for table, keep in ((self.agg_table, self.settings.retention_s),
-                            (self.seen.table, 2 * self.settings.dedupe_ttl_s),
+                            (self.seen.table, self.settings.dedupe_ttl_s),
                             (self.last_pred.table, 2 * self.settings.retention_s)):
             for key in [k for k in list(table.data.keys()) if k[1][1] < now - keep]:
                 del table[key]

@@ -32,3 +32,22 @@ def test_first_and_last_semantics_and_expiry() -> None:
     assert first.get("k", 250.0) is None  # older than the previous window
     first.prune(1000.0)
     assert first.index == {}
+
+
+def test_compaction_keeps_the_table_proportional_to_live_keys() -> None:
+    """100 users, 20,000 predictions: the table keeps about the live entries,
+    and a restart from it answers what the live index answers."""
+    table = MemoryTable()
+    log = BatchLog(table, "last", ttl=3600.0, keep="last", compact_min=1_000, chunk=40)
+    for off in range(20_000):
+        log.put(f"u{off % 100}", [off, "v1"], "preds|0", off, 1000.0)
+        if off % 250 == 249:
+            log.flush()
+    log.flush()
+    entries = sum(len(v) for v in table.values())
+    assert entries <= 1_000 + 100 + 250  # threshold + one snapshot + one batch
+    assert any("|#" in k[0] for k in table)
+    restored = BatchLog(table, "last", ttl=3600.0, keep="last")
+    for user in range(100):
+        assert restored.get(f"u{user}", 1000.0) == log.get(f"u{user}", 1000.0)
+        assert restored.get(f"u{user}", 1000.0) == [19_900 + user, "v1"]

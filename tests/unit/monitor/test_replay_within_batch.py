@@ -11,6 +11,7 @@ from typing import Any
 from mlmesh.testing.monitor import MemoryTable
 from monitor import synthetic as sy
 from monitor.agents import process_batch
+from monitor.idlog import IdLog
 from monitor.metrics import records as rec
 from monitor.state import BatchLog, Runtime
 
@@ -22,7 +23,7 @@ def _monitor() -> Any:
     return SimpleNamespace(
         settings=SimpleNamespace(window_s=5.0, topic_prefix="t."),
         agg_table=MemoryTable(), runtime=Runtime(),
-        seen=BatchLog(MemoryTable(), "seen", 600.0, keep="first"),
+        seen=IdLog(MemoryTable(), "seen", 600.0),
         last_pred=BatchLog(MemoryTable(), "last", 3600.0, keep="last"))
 
 
