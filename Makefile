@@ -196,7 +196,6 @@ bench: setup setup-redis setup-peers ## all benchmarks; JSON + Markdown + PNG un
 
 chaos: setup ## fault-injection suite with an independent audit
 	$(PYTEST) -m chaos tests/chaos $(PYTEST_ARGS)
-
 soak: setup ## steady load for MINUTES, memory/lag/error report
 	$(PY) -m bench.soak --minutes $(MINUTES)
 

@@ -35,6 +35,7 @@ BENCHES: list[tuple[str, str, list[str], int]] = [
     ("monitor", "bench.monitor", [], 900),
     ("rollout", "bench.rollout", [], 900),
     ("security", "bench.security", [], 900),
+    ("kafka_failover", "bench.kafka_failover", [], 600),
 ]
 
 

@@ -3,10 +3,13 @@
 # also marked slow); the targets below are the quicker slices.
 CHAOS_PYTEST ?= .venv/bin/python -m pytest
 
-.PHONY: chaos-smoke chaos-fuzz chaos-audit
+.PHONY: chaos-smoke chaos-fuzz chaos-audit chaos-cluster
 
 chaos-smoke: ## chaos: the quick run (20k events / 1k docs) + bad input everywhere
 	$(CHAOS_PYTEST) -m "chaos and not slow" tests/chaos $(PYTEST_ARGS)
+
+chaos-cluster: setup ## chaos: the mesh on three Kafka brokers, broker faults, the audit (#29)
+	$(CHAOS_PYTEST) -m chaos tests/chaos/test_chaos_cluster.py $(PYTEST_ARGS)
 
 chaos-fuzz: ## chaos: the fast fuzz of ingest + topics (also part of `make test`)
 	$(CHAOS_PYTEST) tests/integration/fuzz tests/unit/chaos $(PYTEST_ARGS)

@@ -97,7 +97,8 @@ def build(settings: Settings, worker: int = 0) -> Service:
         retriever=MilvusRetriever(settings.milvus_uri, settings.milvus_collection,
                                   settings.embedding_model_version, settings.milvus_timeout_s),
         emitter=PredictionEmitter(settings.kafka_bootstrap, settings.predictions_topic, extra,
-                                  on_failure=lambda: instruments.emit_failures.add(1))
+                                  on_failure=lambda: instruments.emit_failures.add(1),
+                                  delivery_timeout_s=settings.predictions_delivery_timeout_s)
         if settings.emit_predictions else None,
     )
 

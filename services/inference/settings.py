@@ -57,6 +57,10 @@ class Settings(FrontDoorSettings):
     labels_topic: str = field("labels", "labels the rollout AUC gate joins with served "
                                         "predictions (empty = no AUC gate)")
     emit_predictions: bool = field(True, "produce PredictionMade per answer")
+    predictions_delivery_timeout_s: float = field(
+        300.0, "how long an answered prediction's PredictionMade waits for Kafka before it "
+               "is counted lost (it is not awaited on the request path): longer than the "
+               "cluster's recovery from a broker outage")
 
     # Protection.
     key_rate: float = field(0.0, "requests/s per API key (0 = unlimited)")

@@ -67,6 +67,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Monitor]:
         datadir=str(s.data_dir),
         web_enabled=False,
         topic_partitions=1,
+        topic_replication_factor=s.topic_replication_factor,
         broker_commit_interval=s.commit_interval_s,
         consumer_auto_offset_reset="earliest",
         table_cleanup_interval=30.0,

@@ -106,12 +106,29 @@ class SeekFromStartConsumer(faust_aiokafka.Consumer):
             await self._thread.seek_to_beginning(*fresh)
         return committed
 
+    def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        # one pass over the delivered-unacknowledged messages for all partitions
+        # (faust asks _new_offset partition by partition)
+        lowest: dict[TP, int] = {}
+        for m in list(self._unacked_messages):
+            if not m.acked and (m.tp not in lowest or m.offset < lowest[m.tp]):
+                lowest[m.tp] = m.offset
+        self._lowest_pending = lowest
+        try:
+            return dict(super()._filter_committable_offsets(tps))
+        finally:
+            self._lowest_pending = None
+
     def _new_offset(self, tp: TP) -> int | None:
         # replaces faust's gap-tree commit (module doc)
         acked = self._acked[tp]
         before = set(acked)
-        pending = [m.offset for m in list(self._unacked_messages)
-                   if m.tp == tp and not m.acked]
+        lowest = getattr(self, "_lowest_pending", None)
+        if lowest is not None:
+            pending = [lowest[tp]] if tp in lowest else []
+        else:
+            pending = [m.offset for m in list(self._unacked_messages)
+                       if m.tp == tp and not m.acked]
         offset = committable(acked, pending, self._committed_offset[tp])
         self._acked_index[tp].difference_update(before.difference(acked))
         return offset

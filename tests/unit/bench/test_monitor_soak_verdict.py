@@ -22,3 +22,10 @@ def test_linear_growth_is_not_flat() -> None:
     out = verdict(_samples(rss), rate=100.0, max_growth=1.1, warm_min=20.0)
     assert not out["memory_flat"]
     assert out["rss_mb_peak_after_warm"] > out["rss_mb_peak_before_warm"]
+
+
+def test_warm_up_ends_when_two_full_windows_of_ids_are_held() -> None:
+    from bench.monitor_soak import warm_up_min
+
+    assert warm_up_min(3000.0, 300.0) == 10.0  # started on a window boundary
+    assert abs(warm_up_min(3001.0, 300.0) - (900 - 1) / 60) < 1e-9  # just after one

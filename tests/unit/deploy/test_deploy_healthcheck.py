@@ -7,13 +7,13 @@ import importlib.util
 import socket
 import threading
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 from types import ModuleType
 
-import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from mlmesh.testing.grpcserver import serving
 
 pytestmark = pytest.mark.unit
 
@@ -36,15 +36,10 @@ def free_port() -> int:
 
 @pytest.fixture
 def grpc_health_server() -> Iterator[tuple[str, health.HealthServicer]]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}", servicer
-    finally:
-        server.stop(0)
+    with serving(lambda server: health_pb2_grpc.add_HealthServicer_to_server(servicer,
+                                                                             server)) as target:
+        yield target, servicer
 
 
 def test_grpc_serving_is_healthy(grpc_health_server: tuple[str, health.HealthServicer]) -> None:

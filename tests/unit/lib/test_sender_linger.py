@@ -10,14 +10,13 @@ length into the demo's doc -> searchable).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent import futures
 
-import grpc
 import pytest
 
 from mlmesh.events.v1 import document_pb2, user_event_pb2
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
+from mlmesh.testing.grpcserver import serving
 from mlmesh.workload.generator import Record
 from mlmesh.workload.sender import send_via_ingest
 
@@ -42,15 +41,10 @@ class RecordingIngest(pb_grpc.IngestServiceServicer):
 
 @pytest.fixture
 def ingest() -> Iterator[tuple[str, RecordingIngest]]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     servicer = RecordingIngest()
-    pb_grpc.add_IngestServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}", servicer
-    finally:
-        server.stop(0)
+    with serving(lambda server: pb_grpc.add_IngestServiceServicer_to_server(servicer,
+                                                                              server)) as target:
+        yield target, servicer
 
 
 def stream(events: int, docs_at: set[int]) -> list[Record]:

@@ -21,9 +21,26 @@ from mlmesh.chaos.procs import NotRunning, ProcessControl
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["kill", "pause", "replay"]
+Kind = Literal["kill", "pause", "replay", "kill2"]
 KILLABLE = ("ingest", "features-job", "feature-writer", "embedder", "inference", "monitor")
 PAUSABLE = ("triton", "milvus")
+# Broker faults of the cluster profile: targets resolved when the fault runs,
+# from the cluster's metadata, to a node's run record ("kafka-<id>")
+LEADER, FOLLOWER = "broker:leader", "broker:follower"
+
+
+def cluster_faults(rng: random.Random, duration_s: float) -> list[Fault]:
+    """SIGKILL of the broker leading the most partitions; the same, then a
+    second broker while it is down (writes must stop, not be lost); a broker
+    paused past ``replica.lag.time.max.ms`` (10 s) so the ISRs shrink."""
+    return [
+        Fault(round(rng.uniform(0.15, 0.3) * duration_s, 1), "kill", LEADER,
+              round(rng.uniform(3.0, 8.0), 1)),
+        Fault(round(rng.uniform(0.45, 0.55) * duration_s, 1), "kill2", LEADER,
+              round(rng.uniform(3.0, 6.0), 1)),
+        Fault(round(rng.uniform(0.65, 0.75) * duration_s, 1), "pause", FOLLOWER,
+              round(rng.uniform(13.0, 16.0), 1)),
+    ]
 
 
 @dataclass(frozen=True)
@@ -53,8 +70,11 @@ class FaultResult:
 
 
 def plan(seed: int, components: Sequence[str], duration_s: float, kills_per_service: int = 3,
-         broker_kills: int = 1, pauses_per_store: int = 2, replays: int = 2) -> list[Fault]:
-    """Faults spread over ``[5%, 85%]`` of the stream, in time order."""
+         broker_kills: int = 1, pauses_per_store: int = 2, replays: int = 2,
+         cluster: bool = False) -> list[Fault]:
+    """Faults spread over ``[5%, 85%]`` of the stream, in time order;
+    ``cluster``: the broker faults of a three-broker cluster instead of
+    ``broker_kills`` kills of the one broker."""
     rng = random.Random(seed)
     lo, hi = 0.05 * duration_s, 0.85 * duration_s
     faults: list[Fault] = []
@@ -62,7 +82,9 @@ def plan(seed: int, components: Sequence[str], duration_s: float, kills_per_serv
         for _ in range(kills_per_service):
             faults.append(Fault(round(rng.uniform(lo, hi), 1), "kill", name,
                                 round(rng.uniform(0.2, 3.0), 1)))
-    if "kafka" in components:
+    if "kafka" in components and cluster:
+        faults += cluster_faults(rng, duration_s)
+    elif "kafka" in components:
         for _ in range(broker_kills):  # mid-stream, so both sides of it carry data
             faults.append(Fault(round(rng.uniform(0.3, 0.6) * duration_s, 1), "kill", "kafka",
                                 round(rng.uniform(1.0, 4.0), 1)))
@@ -86,6 +108,8 @@ class FaultRunner:
     control: ProcessControl
     restart: Callable[[str], float]  # start a killed component again; seconds it took
     replay: Callable[[str, int], int]  # re-produce N old records of a topic; how many
+    # a broker target (LEADER, FOLLOWER) -> node run record names, most wanted first
+    brokers: Callable[[str], list[str]] | None = None
     results: list[FaultResult] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -124,17 +148,38 @@ class FaultRunner:
             log.warning("fault done: %s (ok=%s, %.1fs) %s", fault.describe(), res.ok,
                         res.took_s, res.detail)
 
+    def _target(self, fault: Fault) -> list[str]:
+        if fault.target.startswith("broker:"):
+            if self.brokers is None:
+                raise RuntimeError(f"{fault.target}: this stack has no broker cluster")
+            return self.brokers(fault.target)
+        return [fault.target]
+
     def _one(self, fault: Fault) -> str:
         if fault.kind == "replay":
             n = self.replay(fault.target, int(fault.hold_s))
             return f"re-produced {n} records"
+        target = self._target(fault)
         if fault.kind == "pause":
-            pid = self.control.pause(fault.target)
+            pid = self.control.pause(target[0])
             try:
                 time.sleep(fault.hold_s)
             finally:
-                self.control.resume(fault.target)
-            return f"SIGSTOP/SIGCONT pgid {pid}"
+                self.control.resume(target[0])
+            return f"SIGSTOP/SIGCONT {target[0]} pgid {pid}"
+        if fault.kind == "kill2":  # the first node, then a second while it is down
+            first = self.control.kill(target[0])
+            time.sleep(2.0)
+            second = self.control.kill(target[1])
+            time.sleep(fault.hold_s)
+            took = self.restart_until_up("kafka")
+            return (f"SIGKILL {target[0]} (pgid {first}), then {target[1]} (pgid {second}); "
+                    f"cluster whole again in {took:.1f}s")
+        if fault.target.startswith("broker:"):
+            pid = self.control.kill(target[0])
+            time.sleep(fault.hold_s)
+            took = self.restart_until_up("kafka")
+            return f"SIGKILL {target[0]} pgid {pid}; restarted in {took:.1f}s"
         try:
             pid = self.control.kill(fault.target)
         except NotRunning:

@@ -15,12 +15,13 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlmesh.chaos.audit import AuditInput, AuditReport, run_audit
 from mlmesh.chaos.drain import wait_drained
-from mlmesh.chaos.faults import FaultRunner, plan
+from mlmesh.chaos.faults import LEADER, FaultRunner, plan
 from mlmesh.chaos.load import IngestSender, Prober, flush_marks, replay
 from mlmesh.chaos.procs import ProcessControl
 from mlmesh.chaos.stackenv import ChaosStack, Ports
@@ -49,6 +50,7 @@ class RunConfig:
     only: list[str] | None = None
     keep_up: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    cluster: bool = False  # the cluster profile's three brokers, and their faults
 
     def resolved_seed(self) -> int:
         if self.seed is not None:
@@ -90,6 +92,18 @@ class RunReport:
                 "replay": f"MLMESH_CHAOS_SEED={self.seed}"}
 
 
+def broker_picker(bootstrap: str) -> Callable[[str], list[str]]:
+    """A broker target -> the cluster's nodes by the partitions they lead now:
+    most first for ``LEADER``, fewest first for ``FOLLOWER``."""
+    from mlmesh.localstack.kafka_cluster import cluster_state
+
+    def pick(target: str) -> list[str]:
+        leads = cluster_state(bootstrap, timeout=5.0).leaders()
+        order = sorted(leads, key=lambda b: leads[b], reverse=target == LEADER)
+        return [f"kafka-{b}" for b in order]
+    return pick
+
+
 def workload(cfg: RunConfig, seed: int) -> Workload:
     """Event times ~26 h back (inside every retention and ingest's 7-day bound),
     so one flush mark at "now" closes every window, 24 h ones included."""
@@ -104,7 +118,8 @@ def chaos_run(cfg: RunConfig) -> RunReport:
     log.warning("chaos seed %d (replay with MLMESH_CHAOS_SEED=%d)", seed, seed)
     t_start = time.monotonic()
     state = cfg.state_dir or Path(tempfile.mkdtemp(prefix="mlmesh-chaos-"))
-    stack = ChaosStack(state, Ports(cfg.port_base), cfg.extra_env, cfg.only)
+    stack = ChaosStack(state, Ports(cfg.port_base, cluster=cfg.cluster), cfg.extra_env,
+                       cfg.only)
     wl = workload(cfg, seed)
     records = list(wl.records())
     docs = [r for r in records if r.kind == "document"]
@@ -119,11 +134,12 @@ def chaos_run(cfg: RunConfig) -> RunReport:
         startup = stack.up()
         names = stack.names()  # what really runs (a component that failed is out)
         faults = plan(seed, names, cfg.stream_s, cfg.kills_per_service, cfg.broker_kills,
-                      cfg.pauses_per_store, cfg.replays)
+                      cfg.pauses_per_store, cfg.replays, cluster=cfg.cluster)
         for f in faults:
             log.warning("planned fault: %s", f.describe())
         runner = FaultRunner(faults, ProcessControl(stack.run_dir), stack.restart,
-                             lambda topic, n: replay(stack.bootstrap, topic, n, seed + n))
+                             lambda topic, n: replay(stack.bootstrap, topic, n, seed + n),
+                             brokers=broker_picker(stack.bootstrap) if cfg.cluster else None)
         sender = IngestSender(f"127.0.0.1:{stack.ports.ingest_grpc}", seed,
                               resend_p=cfg.resend_p)
         if stack.has("inference"):
@@ -183,12 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int)
     p.add_argument("--port-base", type=int, default=29600)
     p.add_argument("--only", nargs="*", help="components to run (default: all registered)")
+    p.add_argument("--cluster", action="store_true",
+                   help="the cluster profile: three brokers, and broker faults")
     p.add_argument("--out", type=Path, default=Path("bench/results/chaos.json"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     rep = chaos_run(RunConfig(events=args.events, docs=args.docs, stream_s=args.stream_seconds,
                               kills_per_service=args.kills, seed=args.seed,
-                              port_base=args.port_base, only=args.only))
+                              port_base=args.port_base, only=args.only,
+                              cluster=args.cluster))
     sys.stdout.write(rep.audit.table() + "\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rep.to_dict(), indent=2, default=str))

@@ -42,9 +42,16 @@ SERVICES = ("ingest", "features-job", "feature-writer", "embedder", "inference",
 CORE = ("kafka", "ingest")  # without these there is no run at all
 
 
+# The cluster profile's second and third brokers and their controllers, on
+# offsets the single profile leaves free
+CLUSTER_BROKERS = (15, 17)
+CLUSTER_CONTROLLERS = (18, 19)
+
+
 @dataclass
 class Ports:
     base: int
+    cluster: bool = False  # three Kafka brokers (the cluster profile)
 
     @property
     def kafka(self) -> int:
@@ -72,9 +79,16 @@ class Ports:
 
     def env(self, state_dir: Path) -> dict[str, str]:
         env = {k: str(self.base + off) for k, off in PORT_VARS.items()}
+        if self.cluster:
+            brokers = [self.kafka] + [self.base + o for o in CLUSTER_BROKERS]
+            controllers = [self.kafka + 1] + [self.base + o for o in CLUSTER_CONTROLLERS]
+            env.update({"MLMESH_STACK_PROFILE": "cluster",
+                        "MLMESH_STACK_KAFKA_CONTROLLER_PORTS": ",".join(map(str, controllers))})
+        else:
+            brokers = [self.kafka]
         env.update({
             "MLMESH_STATE_DIR": str(state_dir),
-            "MLMESH_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.kafka}",
+            "MLMESH_KAFKA_BOOTSTRAP": ",".join(f"127.0.0.1:{b}" for b in brokers),
             "MLMESH_MILVUS_URI": f"http://127.0.0.1:{self.milvus}",
             "MLMESH_TRITON_GRPC": f"127.0.0.1:{self.triton_grpc}",
             "MLMESH_INGEST_GRPC_ADDRESS": f"127.0.0.1:{self.ingest_grpc}",

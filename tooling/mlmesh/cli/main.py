@@ -38,12 +38,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cluster_bootstrap() -> None:
+    """A state dir on the cluster profile: every client command reaches Kafka
+    through all three brokers (not only the first, which may be the one down)."""
+    import os
+
+    if "MLMESH_KAFKA_BOOTSTRAP" in os.environ:
+        return
+    from mlmesh.localstack.stack import StackContext
+
+    try:
+        ctx = StackContext()
+        if ctx.profile == "cluster":
+            os.environ["MLMESH_KAFKA_BOOTSTRAP"] = ctx.kafka_bootstrap
+    except ValueError:  # an unknown profile: `mlmesh up` reports it
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from mlmesh.common.logging import configure_logging
 
     configure_logging(service="mlmesh-cli", level=args.log_level, json_format=False)
+    if not getattr(args, "profile", None):  # `up --profile` decides the profile itself
+        _cluster_bootstrap()
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -46,6 +46,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     out = _console()
     _tls(args.tls)
     try:
+        if args.profile:
+            import os
+
+            stack.select_profile(args.profile)
+            os.environ["MLMESH_STACK_PROFILE"] = args.profile
         started = stack.up(_names(args.only), timeout=args.timeout)
     except (RuntimeError, TimeoutError, ValueError) as exc:
         out.print(f"[red]up failed:[/red] {exc}")
@@ -81,6 +86,24 @@ def _topics_table(topics: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _cluster_table(cluster: dict[str, Any]) -> Table:
+    table = Table(title="kafka cluster", title_justify="left")
+    table.add_column("what")
+    table.add_column("value")
+    if "error" in cluster:
+        table.add_row("metadata", f"[red]{cluster['error']}[/red]")
+        return table
+    table.add_row("brokers", ", ".join(str(b) for b in cluster["brokers"]))
+    table.add_row("active controller", str(cluster["controller"]))
+    table.add_row("partition leaders", "  ".join(f"broker {b}: {n}"
+                                                 for b, n in cluster["leaders"].items()))
+    for key in ("under_replicated", "offline"):
+        items = cluster[key]
+        shown = f"[yellow]{len(items)}[/yellow]: {', '.join(items[:6])}" if items else "0"
+        table.add_row(key.replace("_", "-") + " partitions", shown)
+    return table
+
+
 def _monitor_table(head: dict[str, Any]) -> Table:
     table = Table(title="monitor headline", title_justify="left")
     table.add_column("metric")
@@ -110,6 +133,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         out = _console()
         out.print(_components_table(data))
+        if data.get("kafka_cluster"):
+            out.print(_cluster_table(data["kafka_cluster"]))
         if data["topics"]:
             out.print(_topics_table(data["topics"]))
         if data["topics_error"]:
@@ -202,6 +227,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("up", help="start the local stack (Kafka first), wait until healthy")
     p.add_argument("--only", help="comma-separated components, e.g. kafka,milvus")
     p.add_argument("--timeout", type=float, default=180.0, help="per component, seconds")
+    p.add_argument("--profile", choices=("single", "cluster"),
+                   help="single: one process per engine (the default); cluster: three Kafka "
+                        "brokers, every topic at replication factor 3 with "
+                        "min.insync.replicas=2 (recorded in the state dir)")
     p.add_argument("--tls", action="store_true",
                    help="ingest and inference serve mutual TLS with a local CA and "
                         "certificates (<state dir>/tls); the CLI uses them")

@@ -171,11 +171,19 @@ class KafkaComponent:
     # ---- lifecycle -----------------------------------------------------------
     def start(self, timeout: float = 120.0) -> None:
         t0 = time.monotonic()
+        self.launch()
+        self.wait_ready(timeout)
+        self.last_start_seconds = time.monotonic() - t0
+        log.info("kafka ready", extra={"bootstrap": self.bootstrap,
+                                       "seconds": round(self.last_start_seconds, 2)})
+
+    def launch(self) -> int:
+        """Format (first start only) and spawn the broker without waiting for it:
+        the nodes of a cluster start together, since none answers before a
+        quorum of controllers does. Returns the pid (an already running one's)."""
         rec = live_record(self.run_dir, self.name)
         if rec is not None:
-            wait_healthy(rec.pid, self.healthy, timeout, self.name, self.log_path,
-                         proc=self._proc, interval=0.2)
-            return
+            return rec.pid
         for p in (self.port, self.controller_port):
             if port_open(p):
                 raise RuntimeError(f"{self.name}: port {p} is already in use by another process")
@@ -188,11 +196,16 @@ class KafkaComponent:
         self._proc = spawn(cmd, self.log_path, cwd=self.home)
         ProcessRecord(self.name, self._proc.pid, self.addresses, str(self.log_path),
                       time.time()).save(self.run_dir)
-        wait_healthy(self._proc.pid, self.healthy, timeout, self.name, self.log_path,
-                     proc=self._proc, on_failure=lambda: self.stop(timeout=10), interval=0.2)
-        self.last_start_seconds = time.monotonic() - t0
-        log.info("kafka ready", extra={"bootstrap": self.bootstrap,
-                                       "seconds": round(self.last_start_seconds, 2)})
+        return self._proc.pid
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        rec = live_record(self.run_dir, self.name)
+        if rec is None:
+            raise RuntimeError(f"{self.name} is not running (see {self.log_path})")
+        spawned_here = self._proc is not None and self._proc.pid == rec.pid
+        wait_healthy(rec.pid, self.healthy, timeout, self.name, self.log_path, proc=self._proc,
+                     on_failure=(lambda: self.stop(timeout=10)) if spawned_here else None,
+                     interval=0.2)
 
     def healthy(self, timeout: float = 2.0) -> bool:
         """An ApiVersions + Metadata round trip answering with this broker."""

@@ -28,6 +28,8 @@ from mlmesh.localstack.paths import default_state_dir
 log = logging.getLogger(__name__)
 
 DEFAULT_KAFKA_BOOTSTRAP = f"127.0.0.1:{ports.KAFKA}"
+PROFILES = ("single", "cluster")
+PROFILE_FILE = "profile"  # under the state dir: the profile its runtime state belongs to
 
 
 @dataclass
@@ -38,7 +40,24 @@ class StackContext:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
     @property
+    def profile(self) -> str:
+        """``single`` (one process per engine) or ``cluster`` (three Kafka
+        brokers at replication factor 3): ``MLMESH_STACK_PROFILE``, else what
+        ``mlmesh up --profile`` recorded in the state dir, else ``single``."""
+        raw = self.env.get("MLMESH_STACK_PROFILE")
+        if raw is None:
+            marker = self.state_dir / PROFILE_FILE
+            raw = marker.read_text().strip() if marker.exists() else "single"
+        if raw not in PROFILES:
+            raise ValueError(f"unknown stack profile {raw!r}; known: {', '.join(PROFILES)}")
+        return raw
+
+    @property
     def kafka_bootstrap(self) -> str:
+        if self.profile == "cluster":
+            from mlmesh.localstack.kafka_cluster import cluster_bootstrap
+
+            return self.env.get("MLMESH_KAFKA_BOOTSTRAP", cluster_bootstrap())
         return self.env.get("MLMESH_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP)
 
     @property
@@ -52,6 +71,10 @@ class StackContext:
 
         env = {k: v for k, v in self.env.items() if k.startswith("MLMESH_")}
         env.setdefault("MLMESH_KAFKA_BOOTSTRAP", self.kafka_bootstrap)
+        if self.profile == "cluster":  # topics the services create themselves
+            from mlmesh.localstack.kafka_cluster import REPLICATION_FACTOR
+
+            env.setdefault("MLMESH_MONITOR_TOPIC_REPLICATION_FACTOR", str(REPLICATION_FACTOR))
         env["MLMESH_STATE_DIR"] = str(self.state_dir)
         if kafka_sasl.enabled(self):
             env.update(kafka_sasl.service_env(kafka_sasl.listener(self)))
@@ -110,6 +133,27 @@ COMPONENTS: list[ComponentEntry] = [
 ]
 
 
+def select_profile(profile: str, state_dir: Path | None = None) -> None:
+    """Record the profile ``mlmesh up --profile`` asked for in the state dir.
+    A state dir holding the other profile's runtime state is refused: its
+    stores and checkpoints refer to the other Kafka's topics and offsets."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown stack profile {profile!r}; known: {', '.join(PROFILES)}")
+    from mlmesh.localstack.state import runtime_state
+
+    state_dir = state_dir or default_state_dir()
+    marker = state_dir / PROFILE_FILE
+    current = marker.read_text().strip() if marker.exists() else "single"
+    if profile != current:
+        held = [p.name for p in runtime_state(state_dir) if p.name != PROFILE_FILE]
+        if held:
+            raise ValueError(f"{state_dir} holds the {current} profile's runtime state "
+                             f"({', '.join(held)}): run `mlmesh reset` first, or set another "
+                             "MLMESH_STATE_DIR")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(profile + "\n")
+
+
 def _resolve(ref: str) -> object:
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
@@ -119,6 +163,17 @@ def kafka_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack import kafka_sasl
     from mlmesh.localstack.kafka import KafkaComponent
 
+    if ctx.profile == "cluster":
+        from mlmesh.localstack.kafka_cluster import KafkaClusterComponent
+
+        brokers = [int(a.rsplit(":", 1)[1]) for a in ctx.kafka_bootstrap.split(",")]
+        raw = ctx.env.get("MLMESH_STACK_KAFKA_CONTROLLER_PORTS")
+        controllers = [int(p) for p in raw.split(",")] if raw else [b + 1 for b in brokers]
+        if kafka_sasl.enabled(ctx):
+            raise ValueError("MLMESH_STACK_KAFKA_SASL=1 is for the single profile only")
+        return KafkaClusterComponent(ctx.state_dir, node_ports=list(zip(brokers, controllers,
+                                                                         strict=True)),
+                                     heap=ctx.env.get("MLMESH_STACK_KAFKA_HEAP", "400m"))
     port = ctx.kafka_port
     controller = int(ctx.env.get("MLMESH_STACK_KAFKA_CONTROLLER_PORT", port + 1))
     extra = kafka_sasl.broker_properties(kafka_sasl.listener(ctx), port, controller) \
@@ -133,7 +188,12 @@ def create_declared_topics(component: Component, ctx: StackContext) -> None:
     from mlmesh.kafka.topics import ensure_topics, load_topics
     from mlmesh.localstack import kafka_sasl
 
-    created = ensure_topics(ctx.kafka_bootstrap, load_topics())
+    specs = load_topics()
+    if ctx.profile == "cluster":
+        from mlmesh.localstack.kafka_cluster import durable
+
+        specs = [durable(s) for s in specs]
+    created = ensure_topics(ctx.kafka_bootstrap, specs)
     log.info("declared topics applied", extra={"topics_created": created})
     if kafka_sasl.enabled(ctx):
         kafka_sasl.add_user(ctx.kafka_bootstrap, kafka_sasl.listener(ctx))
@@ -241,10 +301,16 @@ class StackStatus:
     kafka_bootstrap: str
     state_dir: str
     topics_error: str = ""
+    profile: str = "single"
+    # the cluster profile: brokers, controller, leaders per broker, partitions
+    # under-replicated and offline (kafka_cluster.ClusterState.to_dict)
+    kafka_cluster: dict[str, object] | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"state_dir": self.state_dir, "kafka_bootstrap": self.kafka_bootstrap,
+        return {"state_dir": self.state_dir, "profile": self.profile,
+                "kafka_bootstrap": self.kafka_bootstrap,
                 "components": [c.to_dict() for c in self.components],
+                "kafka_cluster": self.kafka_cluster,
                 "topics": self.topics, "topics_error": self.topics_error}
 
 
@@ -256,7 +322,8 @@ def status(ctx: StackContext | None = None, with_topics: bool = True,
     comps = [_safe_status(e, ctx) for e in entries(None, registry)]
     topics: list[dict[str, object]] = []
     error = ""
-    kafka_ok = any(c.name == "kafka" and c.healthy for c in comps)
+    kafka = next((c for c in comps if c.name == "kafka"), None)
+    kafka_ok = kafka is not None and kafka.healthy
     if with_topics and kafka_ok:
         from mlmesh.kafka.topics import describe_topics
 
@@ -264,4 +331,13 @@ def status(ctx: StackContext | None = None, with_topics: bool = True,
             topics = [t.to_dict() for t in describe_topics(ctx.kafka_bootstrap)]
         except Exception as exc:  # status must always answer
             error = repr(exc)
-    return StackStatus(comps, topics, ctx.kafka_bootstrap, str(ctx.state_dir), error)
+    cluster: dict[str, object] | None = None
+    if ctx.profile == "cluster" and kafka is not None and kafka.running:
+        from mlmesh.localstack.kafka_cluster import cluster_state
+
+        try:  # also while a broker is down: that is when it matters
+            cluster = cluster_state(ctx.kafka_bootstrap, timeout=3.0).to_dict()
+        except Exception as exc:  # status must always answer
+            cluster = {"error": repr(exc)}
+    return StackStatus(comps, topics, ctx.kafka_bootstrap, str(ctx.state_dir), error,
+                       profile=ctx.profile, kafka_cluster=cluster)

@@ -1,0 +1,132 @@
+"""The cluster profile's Kafka: three KRaft brokers, every topic at replication
+factor 3 with min.insync.replicas=2, and what broker faults do to acknowledged
+writes (issue #29): a leader SIGKILLed loses nothing and writes go on; a
+second broker down stops writes instead of losing them; a paused broker
+leaves the ISR and comes back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+
+from mlmesh.chaos.acked import AckedWriter, audit
+from mlmesh.kafka.topics import TopicSpec, ensure_topics, load_topics
+from mlmesh.localstack.base import free_port
+from mlmesh.localstack.kafka_cluster import (
+    KafkaClusterComponent,
+    cluster_state,
+    durable,
+)
+from mlmesh.testing.kafka import consume_all
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaClusterComponent]:
+    state: Path = tmp_path_factory.mktemp("kafka-cluster")
+    comp = KafkaClusterComponent(state, node_ports=[(free_port(), free_port()) for _ in range(3)],
+                                 heap="300m")
+    comp.start(timeout=180)
+    try:
+        yield comp
+    finally:
+        comp.stop()
+
+
+def _wait(pred: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f}s: {what}")
+        time.sleep(0.5)
+
+
+def _restore(cluster: KafkaClusterComponent) -> None:
+    """Every node running and every partition fully in sync again."""
+    for node in cluster.nodes:
+        node.launch()
+    for node in cluster.nodes:
+        node.wait_ready(120)
+    _wait(lambda: not cluster_state(cluster.bootstrap).under_replicated, 120,
+          "all partitions back in sync")
+
+
+def test_declared_topics_are_replicated_three_times(cluster: KafkaClusterComponent) -> None:
+    specs = [durable(TopicSpec("rf." + s.name, s.partitions, s.replication_factor, s.config))
+             for s in load_topics()]
+    ensure_topics(cluster.bootstrap, specs)
+    state = cluster_state(cluster.bootstrap)
+    assert state.brokers == [1, 2, 3]
+    ours = [p for p in state.partitions if p.topic.startswith("rf.")]
+    assert len(ours) == sum(s.partitions for s in specs)
+    assert all(len(p.replicas) == 3 and len(p.isr) == 3 for p in ours)
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    topic = ConfigResource(ResourceType.TOPIC, "rf.user_events")
+    broker = ConfigResource(ResourceType.BROKER, "1")
+    configs = {r: f.result() for r, f in admin.describe_configs([topic, broker]).items()}
+    assert configs[topic]["min.insync.replicas"].value == "2"
+    assert configs[broker]["unclean.leader.election.enable"].value == "false"
+    assert configs[broker]["default.replication.factor"].value == "3"
+
+
+def test_leader_killed_then_a_second_broker(cluster: KafkaClusterComponent) -> None:
+    topic = "failover.t"
+    ensure_topics(cluster.bootstrap, [durable(TopicSpec(topic, 6))])
+    writer = AckedWriter(cluster.bootstrap, topic, rate=1500, run="f").start()
+    try:
+        time.sleep(3)
+        leads = cluster_state(cluster.bootstrap).leaders()
+        first = max(leads, key=lambda b: leads[b])  # leads the most partitions
+        cluster.node(first).kill()
+        t_kill = time.monotonic()
+        time.sleep(8)
+        # one broker down: the other two hold every partition's ISR, writes go on
+        assert writer.acked_between(t_kill + 4, time.monotonic()) > 0
+        second = next(b for b in (1, 2, 3) if b != first)
+        cluster.node(second).kill()
+        time.sleep(3)  # what was in flight settles
+        t_stop = time.monotonic()
+        time.sleep(6)
+        # two down: min.insync.replicas=2 cannot hold, so nothing more is acknowledged
+        assert writer.acked_between(t_stop, time.monotonic()) == 0
+        _restore(cluster)
+    finally:
+        outstanding = writer.stop(flush_s=120)
+    assert outstanding == 0
+    result = audit(writer, [v for _k, v in consume_all(cluster.bootstrap, topic, timeout=60)])
+    assert result.ok, result.to_dict()
+    assert result.acked > 0.9 * writer.seq, (result.to_dict(), writer.errors())
+
+
+def test_paused_broker_leaves_the_isr_and_returns(cluster: KafkaClusterComponent) -> None:
+    topic = "pause.t"
+    ensure_topics(cluster.bootstrap, [durable(TopicSpec(topic, 6))])
+    _restore(cluster)
+    writer = AckedWriter(cluster.bootstrap, topic, rate=1000, run="p").start()
+    leads = cluster_state(cluster.bootstrap).leaders()
+    follower = min(leads, key=lambda b: leads[b])
+    pid = cluster.node(follower).status().pid
+    assert pid is not None
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            _wait(lambda: any(follower not in p.isr and p.topic == topic
+                              for p in cluster_state(cluster.bootstrap).under_replicated),
+                  60, f"broker {follower} dropped from an ISR")
+            t = time.monotonic()
+            time.sleep(3)
+            assert writer.acked_between(t, time.monotonic()) > 0  # writes go on without it
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        _wait(lambda: not cluster_state(cluster.bootstrap).under_replicated, 90,
+              f"broker {follower} back in every ISR")
+    finally:
+        outstanding = writer.stop(flush_s=60)
+    assert outstanding == 0
+    result = audit(writer, [v for _k, v in consume_all(cluster.bootstrap, topic, timeout=60)])
+    assert result.ok, result.to_dict()
