@@ -25,6 +25,7 @@ from mlmesh.common.logging import configure_logging
 from mlmesh.common.telemetry import init_worker_telemetry
 from mlmesh.common.workers import serve_processes
 from mlmesh.grpcx.server import GrpcServer
+from mlmesh.kafka.committed import CommittedOffsets
 from mlmesh.kafka.config import consumer_config, producer_config
 from mlmesh.kafka.producer import MeshProducer
 from mlmesh.ratelimit import open_limiter
@@ -43,6 +44,7 @@ class IngestApp:
     _poller_stop: threading.Event
     _poller: threading.Thread
     _watcher: Consumer
+    _offsets: CommittedOffsets
     keys: KeyLog | None = None
 
     @classmethod
@@ -58,7 +60,9 @@ class IngestApp:
                                            "ingest-lag", extra=extra))
         topics = [s.events_topic, s.documents_topic, s.labels_topic]
         groups = [g.strip() for g in s.lag_groups.split(",") if g.strip()] or None
-        gate = LagGate(lambda: measure_lag(admin, watcher, topics, groups), s.lag_threshold,
+        offsets = CommittedOffsets(s.kafka_bootstrap, extra)
+        gate = LagGate(lambda: measure_lag(admin, watcher, offsets, topics, groups),
+                       s.lag_threshold,
                        s.lag_release_ratio, s.lag_interval_s)
         limits = Limits(max_text_bytes=s.max_text_bytes, max_future_skew_s=s.max_future_skew_s,
                         max_event_age_s=s.max_event_age_s)
@@ -87,7 +91,8 @@ class IngestApp:
         stop = threading.Event()
         poller = threading.Thread(target=cls._poll_loop, args=(producer, stop),
                                   name="ingest-delivery", daemon=True)
-        return cls(s, producer, publisher, gate, grpc_server, http, stop, poller, watcher, keys)
+        return cls(s, producer, publisher, gate, grpc_server, http, stop, poller, watcher,
+                   offsets, keys)
 
     @staticmethod
     def _poll_loop(producer: MeshProducer, stop: threading.Event) -> None:
@@ -107,6 +112,7 @@ class IngestApp:
         self.http.stop()
         self.gate.stop()
         self._watcher.close()
+        self._offsets.close()
         if self.keys is not None:
             self.keys.close()
         try:

@@ -8,15 +8,21 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
+
+from mlmesh.kafka.committed import CommittedOffsets
 
 log = logging.getLogger(__name__)
 
 
-def measure_lag(admin: AdminClient, consumer: Consumer, topics: Iterable[str],
-                groups: list[str] | None = None, timeout: float = 5.0) -> dict[str, int]:
-    """Total lag per consumer group over ``topics`` (end offset - committed)."""
+def measure_lag(admin: AdminClient, consumer: Consumer, offsets: CommittedOffsets,
+                topics: Iterable[str], groups: list[str] | None = None,
+                timeout: float = 5.0) -> dict[str, int]:
+    """Total lag per consumer group over ``topics`` (end offset - committed).
+    Committed offsets come through ``offsets`` (a consumer per group), not the
+    admin API, which can abort the process during a broker failure
+    (:mod:`mlmesh.kafka.committed`)."""
     topics = set(topics)
     md = consumer.list_topics(timeout=timeout)
     ends: dict[tuple[str, int], int] = {}
@@ -33,20 +39,11 @@ def measure_lag(admin: AdminClient, consumer: Consumer, topics: Iterable[str],
     lags: dict[str, int] = {}
     for group in groups:
         try:
-            fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
-                                                    request_timeout=timeout)[group]
-            committed = fut.result(timeout)
-        except Exception:
+            committed = offsets.committed(group, ends)
+        except Exception:  # this group's answer failed; the others still count
             continue
-        total, seen = 0, False
-        for tp in committed.topic_partitions or []:
-            if tp.topic not in topics or (tp.topic, tp.partition) not in ends:
-                continue
-            seen = True
-            end = ends[(tp.topic, tp.partition)]
-            total += max(0, end - tp.offset) if tp.offset >= 0 else end
-        if seen:
-            lags[group] = total
+        if committed:
+            lags[group] = sum(max(0, ends[tp] - off) for tp, off in committed.items())
     return lags
 
 

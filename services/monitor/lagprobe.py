@@ -1,56 +1,68 @@
-"""Consumer lag of every consumer group, from the Kafka admin API (committed
-offsets vs log-end offsets). Blocking: run it in an executor."""
+"""Consumer lag of every consumer group (committed offsets vs log-end
+offsets). Blocking: run it in an executor."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
+from mlmesh.kafka.committed import CommittedOffsets
 from monitor.metrics.lag import PartitionLag, TopicPart, compute_lag
 
 log = logging.getLogger(__name__)
 
 
 class LagProbe:
+    """Committed offsets through a consumer per group and end offsets from
+    the partitions' watermarks: the admin API's group-offset and list-offsets
+    requests can abort the process when a broker dies mid-request
+    (:mod:`mlmesh.kafka.committed`). Listing the groups stays on the admin API."""
+
     def __init__(self, bootstrap: str, extra: dict[str, str] | None = None,
                  timeout: float = 10.0) -> None:
         conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "log_level": 3}
         conf.update(extra or {})
         self.admin = AdminClient(conf)
+        self.meta = Consumer({**conf, "group.id": "mlmesh-monitor-lagprobe",
+                              "enable.auto.commit": False})
+        self.offsets = CommittedOffsets(bootstrap, extra, timeout)
         self.timeout = timeout
 
     def groups(self) -> list[str]:
         res = self.admin.list_consumer_groups(request_timeout=self.timeout).result()
         return sorted(g.group_id for g in res.valid)
 
-    def committed(self, group: str) -> dict[TopicPart, int]:
-        futs = self.admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group)], request_timeout=self.timeout)
-        out: dict[TopicPart, int] = {}
-        for fut in futs.values():
-            for tp in fut.result().topic_partitions or []:
-                if tp.error is None:
-                    out[(tp.topic, tp.partition)] = int(tp.offset)
-        return out
+    def partitions(self) -> list[TopicPart]:
+        md = self.meta.list_topics(timeout=self.timeout)
+        return sorted((t, p) for t, tmd in md.topics.items()
+                      if not t.startswith("__") and tmd.error is None for p in tmd.partitions)
+
+    def committed(self, group: str, parts: list[TopicPart] | None = None
+                  ) -> dict[TopicPart, int]:
+        """The group's committed offsets on ``parts`` (default: every partition)."""
+        return self.offsets.committed(group, self.partitions() if parts is None else parts)
 
     def end_offsets(self, parts: set[TopicPart]) -> dict[TopicPart, int]:
-        if not parts:
-            return {}
-        req = {TopicPartition(t, p): OffsetSpec.latest() for t, p in parts}
         out: dict[TopicPart, int] = {}
-        for tp, fut in self.admin.list_offsets(req, request_timeout=self.timeout).items():
+        for t, p in sorted(parts):
             try:
-                out[(tp.topic, tp.partition)] = int(fut.result().offset)
+                _low, high = self.meta.get_watermark_offsets(TopicPartition(t, p),
+                                                             timeout=self.timeout)
+                out[(t, p)] = int(high)
             except KafkaException as exc:
-                log.warning("end offset unavailable", extra={"topic": tp.topic,
-                                                             "partition": tp.partition,
+                log.warning("end offset unavailable", extra={"topic": t, "partition": p,
                                                              "error": str(exc)})
         return out
 
     def fetch(self) -> list[PartitionLag]:
-        committed = {g: self.committed(g) for g in self.groups()}
-        parts = {tp for offsets in committed.values() for tp in offsets}
-        return compute_lag(committed, self.end_offsets(parts))
+        parts = self.partitions()
+        committed = {g: self.committed(g, parts) for g in self.groups()}
+        held = {tp for offsets in committed.values() for tp in offsets}
+        return compute_lag(committed, self.end_offsets(held))
+
+    def close(self) -> None:
+        self.offsets.close()
+        self.meta.close()

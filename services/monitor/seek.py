@@ -113,7 +113,7 @@ class SeekFromStartConsumer(faust_aiokafka.Consumer):
         for m in list(self._unacked_messages):
             if not m.acked and (m.tp not in lowest or m.offset < lowest[m.tp]):
                 lowest[m.tp] = m.offset
-        self._lowest_pending = lowest
+        self._lowest_pending: dict[TP, int] | None = lowest
         try:
             return dict(super()._filter_committable_offsets(tps))
         finally:

@@ -37,3 +37,38 @@ def test_up_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert not pid_alive(kafka["pid"]) and not port_open(port)
     assert not (tmp_path / "run" / "kafka.json").exists()
     assert main(["status", "--no-topics"]) == 0  # all stopped is a valid state
+
+
+def test_up_cluster_profile_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`mlmesh up --profile cluster`: three brokers, the declared topics at
+    replication factor 3, the profile recorded; status shows the cluster."""
+    from mlmesh.localstack.kafka_cluster import cluster_state
+
+    brokers = [free_port() for _ in range(3)]
+    bootstrap = ",".join(f"127.0.0.1:{p}" for p in brokers)
+    monkeypatch.setenv("MLMESH_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("MLMESH_KAFKA_BOOTSTRAP", bootstrap)
+    monkeypatch.setenv("MLMESH_STACK_KAFKA_CONTROLLER_PORTS",
+                       ",".join(str(free_port()) for _ in range(3)))
+    monkeypatch.setenv("MLMESH_STACK_PROFILE", "single")  # restored after; `up` overrides it
+    try:
+        assert main(["up", "--profile", "cluster", "--only", "kafka"]) == 0
+        assert main(["topics", "create"]) == 0
+        capsys.readouterr()
+        assert main(["status", "--json"]) == 0
+        status = json.loads(capsys.readouterr().out)
+        state = cluster_state(bootstrap)
+    finally:
+        down_rc = main(["down"])
+    assert (tmp_path / "profile").read_text().strip() == "cluster"
+    assert status["profile"] == "cluster" and status["kafka_bootstrap"] == bootstrap
+    assert status["kafka_cluster"]["brokers"] == [1, 2, 3]
+    assert status["kafka_cluster"]["under_replicated"] == []
+    assert status["kafka_cluster"]["offline"] == []
+    declared = {s.name for s in load_topics()}
+    ours = [p for p in state.partitions if p.topic in declared]
+    assert {p.topic for p in ours} == declared
+    assert all(len(p.replicas) == 3 and len(p.isr) == 3 for p in ours)
+    assert down_rc == 0
+    assert not any(port_open(p) for p in brokers)

@@ -202,8 +202,13 @@ def cmd_topics_create(args: argparse.Namespace) -> int:
     from mlmesh.kafka.topics import ensure_topics, load_topics
     from mlmesh.localstack.stack import StackContext
 
-    bootstrap = args.bootstrap or StackContext().kafka_bootstrap
+    ctx = StackContext()
+    bootstrap = args.bootstrap or ctx.kafka_bootstrap
     specs = load_topics(Path(args.file) if args.file else None)
+    if ctx.profile == "cluster":  # as `mlmesh up` declares them there
+        from mlmesh.localstack.kafka_cluster import durable
+
+        specs = [durable(s) for s in specs]
     created = ensure_topics(bootstrap, specs, timeout=args.timeout)
     _console().print(f"{len(specs)} topics declared, {len(created)} created"
                      + (f": {', '.join(created)}" if created else ""))
