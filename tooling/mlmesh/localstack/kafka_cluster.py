@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from base64 import urlsafe_b64encode
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -160,9 +163,6 @@ class KafkaClusterComponent:
     def _share_cluster_id(self) -> None:
         """One cluster id for every node, written before any node formats."""
         if not self.cluster_id_path.exists():
-            import uuid
-            from base64 import urlsafe_b64encode
-
             cid = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             self.cluster_id_path.parent.mkdir(parents=True, exist_ok=True)
             self.cluster_id_path.write_text(cid + "\n")
@@ -203,8 +203,6 @@ class KafkaClusterComponent:
     def stop(self, timeout: float = 30.0) -> None:
         """All nodes at once: one at a time, the last two would each wait for a
         controller quorum that the previous stops took away."""
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(len(self.nodes)) as pool:
             list(pool.map(lambda n: n.stop(timeout), self.nodes))
 
