@@ -144,8 +144,9 @@ def select_profile(profile: str, state_dir: Path | None = None) -> None:
     state_dir = state_dir or default_state_dir()
     marker = state_dir / PROFILE_FILE
     current = marker.read_text().strip() if marker.exists() else "single"
-    if profile != current:
-        held = [p.name for p in runtime_state(state_dir) if p.name != PROFILE_FILE]
+    if profile != current:  # Kafka's data and what refers to its offsets (checkpoints)
+        held = [p.name for p in runtime_state(state_dir)
+                if p.name in ("data", "features") or p.name.startswith("kafka")]
         if held:
             raise ValueError(f"{state_dir} holds the {current} profile's runtime state "
                              f"({', '.join(held)}): run `mlmesh reset` first, or set another "
