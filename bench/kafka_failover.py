@@ -74,8 +74,11 @@ def run(cluster: KafkaClusterComponent, rate: float, phase_s: float) -> dict[str
     victim = max(leads, key=lambda b: leads[b])
     marks["failover"] = time.monotonic()
     cluster.node(victim).kill()
-    leaders_back = _until(lambda: not cluster_state(cluster.bootstrap, timeout=2).offline
-                          and victim not in cluster_state(cluster.bootstrap).leaders(), 60)
+    def failed_over() -> bool:
+        state = cluster_state(cluster.bootstrap, timeout=2)
+        return not state.offline and victim not in state.leaders()
+
+    leaders_back = _until(failed_over, 60)
     time.sleep(max(0.0, phase_s - (time.monotonic() - marks["failover"])))
     marks["two_brokers"] = time.monotonic()
     time.sleep(phase_s)

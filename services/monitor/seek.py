@@ -80,6 +80,15 @@ def committable(acked: list[int], pending: Iterable[int], committed: int | None
     return top
 
 
+def lowest_pending(messages: Iterable[Any]) -> dict[TP, int]:
+    """Per partition, the lowest offset delivered to a stream and not acknowledged."""
+    lowest: dict[TP, int] = {}
+    for m in list(messages):
+        if not m.acked and (m.tp not in lowest or m.offset < lowest[m.tp]):
+            lowest[m.tp] = m.offset
+    return lowest
+
+
 class CommittedReadsThread(faust_aiokafka.AIOKafkaConsumerThread):
     """faust reads ``read_committed`` only in its own exactly-once mode; the
     monitor must never count a record of an aborted upstream transaction (the
@@ -107,29 +116,25 @@ class SeekFromStartConsumer(faust_aiokafka.Consumer):
         return committed
 
     def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
-        # one pass over the delivered-unacknowledged messages for all partitions
-        # (faust asks _new_offset partition by partition)
-        lowest: dict[TP, int] = {}
-        for m in list(self._unacked_messages):
-            if not m.acked and (m.tp not in lowest or m.offset < lowest[m.tp]):
-                lowest[m.tp] = m.offset
-        self._lowest_pending: dict[TP, int] | None = lowest
-        try:
-            return dict(super()._filter_committable_offsets(tps))
-        finally:
-            self._lowest_pending = None
+        # faust's loop asks _new_offset partition by partition; here one pass
+        # over the delivered-unacknowledged messages serves every partition
+        lowest = lowest_pending(self._unacked_messages)
+        out: dict[TP, int] = {}
+        for tp in tps:
+            offset = self._offset_for(tp, lowest.get(tp))
+            if offset is not None and self._should_commit(tp, offset):
+                out[tp] = offset
+        return out
 
     def _new_offset(self, tp: TP) -> int | None:
+        return self._offset_for(tp, lowest_pending(self._unacked_messages).get(tp))
+
+    def _offset_for(self, tp: TP, pending: int | None) -> int | None:
         # replaces faust's gap-tree commit (module doc)
         acked = self._acked[tp]
         before = set(acked)
-        lowest = getattr(self, "_lowest_pending", None)
-        if lowest is not None:
-            pending = [lowest[tp]] if tp in lowest else []
-        else:
-            pending = [m.offset for m in list(self._unacked_messages)
-                       if m.tp == tp and not m.acked]
-        offset = committable(acked, pending, self._committed_offset[tp])
+        offset = committable(acked, [] if pending is None else [pending],
+                             self._committed_offset[tp])
         self._acked_index[tp].difference_update(before.difference(acked))
         return offset
 
