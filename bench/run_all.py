@@ -36,6 +36,8 @@ BENCHES: list[tuple[str, str, list[str], int]] = [
     ("rollout", "bench.rollout", [], 900),
     ("security", "bench.security", [], 900),
     ("kafka_failover", "bench.kafka_failover", [], 600),
+    ("flink_failover", "bench.flink_failover", [], 600),
+    ("scaling", "bench.scaling", [], 1200),
 ]
 
 

@@ -145,10 +145,10 @@ def soak(minutes: float, rate: float, sample_s: float, max_slope: float,
         sampler.start()
         prober = None
         if stack.has("inference"):
-            prober = Prober(f"127.0.0.1:{stack.ports.inference_grpc}",
+            prober = Prober(stack.ports.replicas(stack.ports.inference_grpc),
                             sorted(u.user_id for u in wl.users), seed=1, period=0.5)
             prober.start()
-        sender = IngestSender(f"127.0.0.1:{stack.ports.ingest_grpc}", seed=1, batch=100,
+        sender = IngestSender(stack.ports.replicas(stack.ports.ingest_grpc), seed=1, batch=100,
                               resend_p=0.0, give_up_s=30)
         stats = sender.send(records, seconds).to_dict()
         sender.close()

@@ -8,7 +8,7 @@ CHAOS_PYTEST ?= .venv/bin/python -m pytest
 chaos-smoke: ## chaos: the quick run (20k events / 1k docs) + bad input everywhere
 	$(CHAOS_PYTEST) -m "chaos and not slow" tests/chaos $(PYTEST_ARGS)
 
-chaos-cluster: setup ## chaos: the mesh on three Kafka brokers, broker faults, the audit (#29)
+chaos-cluster: setup ## chaos: the cluster profile (3 brokers, a Flink session cluster, 2 replicas), node faults, the audit (#29)
 	$(CHAOS_PYTEST) -m chaos tests/chaos/test_chaos_cluster.py $(PYTEST_ARGS)
 
 chaos-fuzz: ## chaos: the fast fuzz of ingest + topics (also part of `make test`)

@@ -10,6 +10,7 @@ own, for mutual TLS). Only paths travel in settings; key files stay on disk.
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,9 +79,41 @@ class ClientTls:
         return ctx
 
 
+def channel_target(address: str) -> tuple[str, list[tuple[str, int | str]]]:
+    """gRPC's target and channel options for ``address``: one ``host:port`` (or
+    any target gRPC knows, such as ``dns:///name:port``) as it is; a
+    comma-separated list of replicas' ``ip:port`` as a static address list
+    that the channel balances round-robin, call by call, skipping a replica
+    whose connection is down. A list of host names is refused: gRPC resolves
+    a list of IP addresses only (for a name with several addresses, give
+    ``dns:///name:port``, which is balanced the same way)."""
+    parts = [p.strip() for p in address.split(",") if p.strip()]
+    if len(parts) <= 1:
+        return address, []
+    families = set()
+    for part in parts:
+        host, sep, port = part.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not port.isdigit():
+            raise ValueError(f"replica list {address!r}: {part!r} has no port")
+        try:
+            families.add(ipaddress.ip_address(host).version)
+        except ValueError:
+            raise ValueError(f"replica list {address!r}: {part!r} is not ip:port (a list "
+                             "takes IP addresses; for a DNS name use dns:///name:port)"
+                             ) from None
+    if len(families) > 1:
+        raise ValueError(f"replica list {address!r} mixes IPv4 and IPv6 addresses")
+    scheme = "ipv4" if families == {4} else "ipv6"
+    return f"{scheme}:{','.join(parts)}", [("grpc.lb_policy_name", "round_robin")]
+
+
 def open_channel(address: str, tls: ClientTls | None,
                  options: list[tuple[str, int | str]] | None = None) -> grpc.Channel:
-    """A gRPC channel to ``address``: TLS when ``tls`` is given, else plaintext."""
+    """A gRPC channel to ``address`` (one server, or replicas: :func:`channel_target`):
+    TLS when ``tls`` is given, else plaintext."""
+    target, balanced = channel_target(address)
+    opts = [*(options or []), *balanced]
     if tls is None:
-        return grpc.insecure_channel(address, options=options)
-    return grpc.secure_channel(address, tls.grpc_credentials(), options=options)
+        return grpc.insecure_channel(target, options=opts)
+    return grpc.secure_channel(target, tls.grpc_credentials(), options=opts)

@@ -1,11 +1,16 @@
 """Chaos on the cluster profile (issue #29): the mesh on three Kafka brokers
-(replication factor 3, min.insync.replicas=2) while the broker leading the
-most partitions is SIGKILLed, then that broker and a second one (writes stop
-until one returns), then a broker paused past the ISR lag limit; every
-service SIGKILLed once, Triton and Milvus paused; then the same independent
-audit as the single-broker runs (every acknowledged event counted once in
-the features and the offline store, every document searchable once, no
-duplicate prediction event). ``make chaos-cluster``."""
+(replication factor 3, min.insync.replicas=2), the features job on a Flink
+session cluster (a JobManager, two TaskManagers, parallelism 2) and two
+replicas of ingest, the feature writer, the embedder and inference, while the
+broker leading the most partitions is SIGKILLed, then that broker and a
+second one (writes stop until one returns), then a broker paused past the
+ISR lag limit, the TaskManager running the most subtasks SIGKILLed, the
+JobManager SIGKILLed (the job is submitted again from its newest
+checkpoint), one replica of every replicated service and the monitor
+SIGKILLed, Triton and Milvus paused; then the same independent audit as the
+single-broker runs (every acknowledged event counted once in the features
+and the offline store, every document searchable once, no duplicate
+prediction event). ``make chaos-cluster``."""
 
 from __future__ import annotations
 
@@ -32,6 +37,9 @@ def test_chaos_cluster_broker_faults_lose_nothing(tmp_path: Path) -> None:
     assert all(f["ok"] for f in report.faults), summary
     kinds = {(f["kind"], f["target"]) for f in report.faults}
     assert {("kill", "broker:leader"), ("kill2", "broker:leader"),
-            ("pause", "broker:follower")} <= kinds, kinds
+            ("pause", "broker:follower"), ("kill", "taskmanager:busiest"),
+            ("kill", "features-jobmanager"), ("kill", "ingest")} <= kinds, kinds
+    assert report.topology["ingest"] == "2/2 replicas serving", report.topology
+    assert "2 taskmanagers" in report.topology["features-job"], report.topology
     assert bool(report.drain["drained"]), summary
     assert not report.leftovers, report.leftovers

@@ -144,16 +144,21 @@ def send_flush(p: Producer, topics: Topics, s: Stream) -> None:
         time.sleep(2.0)
 
 
+def job_args(topics: Topics, checkpoint_ms: int = 500) -> list[str]:
+    """The windows job on this scenario's topics (its results are exact)."""
+    return ["--mode", "windows", "--events-topic", topics.events,
+            "--documents-topic", topics.docs,
+            "--output-topic", topics.out, "--group-id", topics.prefix,
+            "--txn-prefix", topics.prefix, "--session-gap-s", str(SESSION_GAP_S),
+            "--out-of-orderness-ms", str(OUT_OF_ORDER_MS),
+            "--checkpoint-interval-ms", str(checkpoint_ms), "--idle-timeout-ms", "10000"]
+
+
 def job(state_dir: Path, bootstrap: str, topics: Topics,
         checkpoint_ms: int = 500) -> FlinkJobComponent:
-    return FlinkJobComponent(
-        state_dir, bootstrap, rest_port=free_port(), name=f"features-job-{topics.prefix}",
-        args=["--mode", "windows", "--events-topic", topics.events,
-              "--documents-topic", topics.docs,
-              "--output-topic", topics.out, "--group-id", topics.prefix,
-              "--txn-prefix", topics.prefix, "--session-gap-s", str(SESSION_GAP_S),
-              "--out-of-orderness-ms", str(OUT_OF_ORDER_MS),
-              "--checkpoint-interval-ms", str(checkpoint_ms), "--idle-timeout-ms", "10000"])
+    return FlinkJobComponent(state_dir, bootstrap, rest_port=free_port(),
+                             name=f"features-job-{topics.prefix}",
+                             args=job_args(topics, checkpoint_ms))
 
 
 def feature_updates(bootstrap: str, topic: str) -> list[feature_update_pb2.FeatureUpdate]:

@@ -42,7 +42,9 @@ def test_up_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 def test_up_cluster_profile_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     """`mlmesh up --profile cluster`: three brokers, the declared topics at
-    replication factor 3, the profile recorded; status shows the cluster."""
+    replication factor 3, the features job on a Flink session cluster (two
+    TaskManagers, parallelism 2), the profile recorded; status shows both
+    clusters, and `down` leaves no process behind."""
     from mlmesh.localstack.kafka_cluster import cluster_state
 
     brokers = [free_port() for _ in range(3)]
@@ -52,13 +54,18 @@ def test_up_cluster_profile_status_down(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("MLMESH_STACK_KAFKA_CONTROLLER_PORTS",
                        ",".join(str(free_port()) for _ in range(3)))
     monkeypatch.setenv("MLMESH_STACK_PROFILE", "single")  # restored after; `up` overrides it
+    monkeypatch.setenv("MLMESH_FEATURES_REST_PORT", str(free_port()))
+    monkeypatch.setenv("MLMESH_FEATURES_RPC_PORT", str(free_port()))
     try:
-        assert main(["up", "--profile", "cluster", "--only", "kafka"]) == 0
+        assert main(["up", "--profile", "cluster", "--only", "kafka,features-job",
+                     "--timeout", "300"]) == 0
         assert main(["topics", "create"]) == 0
         capsys.readouterr()
         assert main(["status", "--json"]) == 0
         status = json.loads(capsys.readouterr().out)
         state = cluster_state(bootstrap)
+        flink_pids = [json.loads(r.read_text())["pid"]
+                      for r in (tmp_path / "run").glob("features-*.json")]
     finally:
         down_rc = main(["down"])
     assert (tmp_path / "profile").read_text().strip() == "cluster"
@@ -66,6 +73,14 @@ def test_up_cluster_profile_status_down(tmp_path: Path, monkeypatch: pytest.Monk
     assert status["kafka_cluster"]["brokers"] == [1, 2, 3]
     assert status["kafka_cluster"]["under_replicated"] == []
     assert status["kafka_cluster"]["offline"] == []
+    flink = status["flink_cluster"]
+    assert flink["job"] == "running" and flink["parallelism"] == 2, flink
+    assert flink["taskmanagers"] == {"features-taskmanager-1": "1/2 slots used",
+                                     "features-taskmanager-2": "1/2 slots used"}, flink
+    (job,) = [c for c in status["components"] if c["name"] == "features-job"]
+    assert job["healthy"] and "2 taskmanagers" in job["detail"]
+    assert len(flink_pids) == 3  # the JobManager and two TaskManagers
+    assert not any(pid_alive(pid) for pid in flink_pids)
     declared = {s.name for s in load_topics()}
     ours = [p for p in state.partitions if p.topic in declared]
     assert {p.topic for p in ours} == declared

@@ -63,14 +63,39 @@ def test_runner_resolves_broker_targets_when_the_fault_runs() -> None:
         return 0.0
 
     faults = [Fault(0.0, "kill2", "broker:leader", 0.0),
-              Fault(0.0, "pause", "broker:follower", 0.0)]
+              Fault(0.0, "pause", "broker:follower", 0.0),
+              Fault(0.0, "kill", "taskmanager:busiest", 0.0),
+              Fault(0.0, "kill", "features-jobmanager", 0.0)]
     order = {"broker:leader": ["kafka-2", "kafka-1", "kafka-3"],
-             "broker:follower": ["kafka-3", "kafka-1", "kafka-2"]}
+             "broker:follower": ["kafka-3", "kafka-1", "kafka-2"],
+             "taskmanager:busiest": ["features-taskmanager-2", "features-taskmanager-1"]}
     runner = FaultRunner(faults, control, restart, lambda _t, _n: 0,  # type: ignore[arg-type]
-                         brokers=lambda target: order[target])
+                         nodes=lambda target: order[target])
     runner_any: Any = runner
     for f in faults:
         runner_any._one(f)
     assert control.calls == [("kill", "kafka-2"), ("kill", "kafka-1"),
-                             ("pause", "kafka-3"), ("resume", "kafka-3")]
-    assert restarts == ["kafka"]  # the cluster component relaunches its dead nodes
+                             ("pause", "kafka-3"), ("resume", "kafka-3"),
+                             ("kill", "features-taskmanager-2"), ("kill", "features-jobmanager")]
+    # the cluster components relaunch their dead nodes
+    assert restarts == ["kafka", "features-job", "features-job"]
+
+
+def test_cluster_plan_kills_the_jobmanager_and_the_busiest_taskmanager() -> None:
+    from mlmesh.chaos.faults import BUSIEST_TM, component_of, plan
+
+    names = ["kafka", "ingest", "features-job", "feature-writer"]
+    faults = plan(7, names, 100.0, kills_per_service=2, cluster=True)
+    kills = [f.target for f in faults if f.kind == "kill"]
+    assert kills.count("features-jobmanager") == 2 and "features-job" not in kills
+    assert kills.count(BUSIEST_TM) == 1
+    # one kill of each replica of a replicated service, restarted by its component
+    assert {t for t in kills if t.startswith("ingest")} == {"ingest", "ingest-2"}
+    assert {t for t in kills if t.startswith("feature-writer")} == {"feature-writer",
+                                                                   "feature-writer-2"}
+    assert component_of("ingest-2") == "ingest" and component_of("kafka-3") == "kafka"
+    assert component_of("features-taskmanager-2") == "features-job"
+    assert component_of("monitor") == "monitor"
+    single = plan(7, names, 100.0, kills_per_service=2)
+    assert BUSIEST_TM not in {f.target for f in single}
+    assert [f.target for f in single if f.kind == "kill"].count("features-job") == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,16 +25,36 @@ log = logging.getLogger(__name__)
 Kind = Literal["kill", "pause", "replay", "kill2"]
 KILLABLE = ("ingest", "features-job", "feature-writer", "embedder", "inference", "monitor")
 PAUSABLE = ("triton", "milvus")
-# Broker faults of the cluster profile: targets resolved when the fault runs,
-# from the cluster's metadata, to a node's run record ("kafka-<id>")
+# Node faults of the cluster profile: targets resolved when the fault runs to a
+# node's run record: from the cluster's metadata for brokers ("kafka-<id>"),
+# from Flink's REST API for TaskManagers ("features-taskmanager-<n>")
 LEADER, FOLLOWER = "broker:leader", "broker:follower"
+BUSIEST_TM = "taskmanager:busiest"
+# in the cluster profile a component's kill hits this process of it (the
+# JobManager: without HA the job goes with it and is submitted again from
+# its newest checkpoint)
+CLUSTER_KILL_TARGET = {"features-job": "features-jobmanager"}
+# services with two replicas in the cluster profile: their kills alternate
+# between replica 1 (the service's name) and replica 2 ("<name>-2")
+REPLICATED = ("ingest", "feature-writer", "embedder", "inference")
 
 
-def cluster_faults(rng: random.Random, duration_s: float) -> list[Fault]:
+def component_of(record: str) -> str:
+    """The stack component a node's run record belongs to (what restarts it)."""
+    if re.fullmatch(r"kafka-\d+", record):
+        return "kafka"
+    if re.fullmatch(r"features-(jobmanager|taskmanager-\d+)", record):
+        return "features-job"
+    m = re.fullmatch(r"(.+)-\d+", record)
+    return m.group(1) if m and m.group(1) in REPLICATED else record
+
+
+def cluster_faults(rng: random.Random, duration_s: float, flink: bool = True) -> list[Fault]:
     """SIGKILL of the broker leading the most partitions; the same, then a
     second broker while it is down (writes must stop, not be lost); a broker
-    paused past ``replica.lag.time.max.ms`` (10 s) so the ISRs shrink."""
-    return [
+    paused past ``replica.lag.time.max.ms`` (10 s) so the ISRs shrink; with
+    ``flink``, SIGKILL of the TaskManager running the most subtasks."""
+    faults = [
         Fault(round(rng.uniform(0.15, 0.3) * duration_s, 1), "kill", LEADER,
               round(rng.uniform(3.0, 8.0), 1)),
         Fault(round(rng.uniform(0.45, 0.55) * duration_s, 1), "kill2", LEADER,
@@ -41,6 +62,10 @@ def cluster_faults(rng: random.Random, duration_s: float) -> list[Fault]:
         Fault(round(rng.uniform(0.65, 0.75) * duration_s, 1), "pause", FOLLOWER,
               round(rng.uniform(13.0, 16.0), 1)),
     ]
+    if flink:
+        faults.append(Fault(round(rng.uniform(0.35, 0.42) * duration_s, 1), "kill", BUSIEST_TM,
+                            round(rng.uniform(2.0, 6.0), 1)))
+    return faults
 
 
 @dataclass(frozen=True)
@@ -79,11 +104,13 @@ def plan(seed: int, components: Sequence[str], duration_s: float, kills_per_serv
     lo, hi = 0.05 * duration_s, 0.85 * duration_s
     faults: list[Fault] = []
     for name in (c for c in KILLABLE if c in components):
-        for _ in range(kills_per_service):
-            faults.append(Fault(round(rng.uniform(lo, hi), 1), "kill", name,
+        target = CLUSTER_KILL_TARGET.get(name, name) if cluster else name
+        for i in range(kills_per_service):
+            one = f"{name}-2" if cluster and name in REPLICATED and i % 2 else target
+            faults.append(Fault(round(rng.uniform(lo, hi), 1), "kill", one,
                                 round(rng.uniform(0.2, 3.0), 1)))
     if "kafka" in components and cluster:
-        faults += cluster_faults(rng, duration_s)
+        faults += cluster_faults(rng, duration_s, flink="features-job" in components)
     elif "kafka" in components:
         for _ in range(broker_kills):  # mid-stream, so both sides of it carry data
             faults.append(Fault(round(rng.uniform(0.3, 0.6) * duration_s, 1), "kill", "kafka",
@@ -108,8 +135,8 @@ class FaultRunner:
     control: ProcessControl
     restart: Callable[[str], float]  # start a killed component again; seconds it took
     replay: Callable[[str, int], int]  # re-produce N old records of a topic; how many
-    # a broker target (LEADER, FOLLOWER) -> node run record names, most wanted first
-    brokers: Callable[[str], list[str]] | None = None
+    # a node target (LEADER, FOLLOWER, BUSIEST_TM) -> run record names, most wanted first
+    nodes: Callable[[str], list[str]] | None = None
     results: list[FaultResult] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -149,10 +176,10 @@ class FaultRunner:
                         res.took_s, res.detail)
 
     def _target(self, fault: Fault) -> list[str]:
-        if fault.target.startswith("broker:"):
-            if self.brokers is None:
-                raise RuntimeError(f"{fault.target}: this stack has no broker cluster")
-            return self.brokers(fault.target)
+        if ":" in fault.target:
+            if self.nodes is None:
+                raise RuntimeError(f"{fault.target}: this stack has no cluster")
+            return self.nodes(fault.target)
         return [fault.target]
 
     def _one(self, fault: Fault) -> str:
@@ -172,21 +199,16 @@ class FaultRunner:
             time.sleep(2.0)
             second = self.control.kill(target[1])
             time.sleep(fault.hold_s)
-            took = self.restart_until_up("kafka")
+            took = self.restart_until_up(component_of(target[0]))
             return (f"SIGKILL {target[0]} (pgid {first}), then {target[1]} (pgid {second}); "
                     f"cluster whole again in {took:.1f}s")
-        if fault.target.startswith("broker:"):
-            pid = self.control.kill(target[0])
-            time.sleep(fault.hold_s)
-            took = self.restart_until_up("kafka")
-            return f"SIGKILL {target[0]} pgid {pid}; restarted in {took:.1f}s"
         try:
-            pid = self.control.kill(fault.target)
+            pid = self.control.kill(target[0])
         except NotRunning:
             pid = -1  # already down (e.g. died on its own): restart it all the same
         time.sleep(fault.hold_s)
-        took = self.restart_until_up(fault.target)
-        return f"SIGKILL pgid {pid}; restarted in {took:.1f}s"
+        took = self.restart_until_up(component_of(target[0]))
+        return f"SIGKILL {target[0]} pgid {pid}; restarted in {took:.1f}s"
 
     def restart_until_up(self, name: str, attempts: int = 4) -> float:
         last: Exception | None = None

@@ -28,6 +28,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mlmesh.events.v1 import document_pb2, user_event_pb2
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
+from mlmesh.tls import open_channel
 from mlmesh.workload.generator import Record
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class SendStats:
 class IngestSender:
     def __init__(self, address: str, seed: int, batch: int = 200, resend_p: float = 0.05,
                  give_up_s: float = 300.0) -> None:
-        self.channel = grpc.insecure_channel(address, options=[
+        self.channel = open_channel(address, None, options=[  # one server, or replicas
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ("grpc.initial_reconnect_backoff_ms", 200), ("grpc.max_reconnect_backoff_ms", 1000)])
         self.stub = pb_grpc.IngestServiceStub(self.channel)
@@ -225,7 +226,7 @@ class Prober:
         from mlmesh.inference.v1 import inference_service_pb2_grpc as ipb_grpc
 
         self.ipb = ipb
-        self.channel = grpc.insecure_channel(address)
+        self.channel = open_channel(address, None)  # one server, or replicas
         self.stub = ipb_grpc.InferenceServiceStub(self.channel)
         self.users = list(users)
         self.rng = random.Random(seed ^ 0xBEEF)

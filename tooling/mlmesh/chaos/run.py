@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mlmesh.chaos.audit import AuditInput, AuditReport, run_audit
 from mlmesh.chaos.drain import wait_drained
-from mlmesh.chaos.faults import LEADER, FaultRunner, plan
+from mlmesh.chaos.faults import BUSIEST_TM, LEADER, FaultRunner, plan
 from mlmesh.chaos.load import IngestSender, Prober, flush_marks, replay
 from mlmesh.chaos.procs import ProcessControl
 from mlmesh.chaos.stackenv import ChaosStack, Ports
@@ -74,6 +74,9 @@ class RunReport:
     audit: AuditReport
     leftovers: list[str]
     seconds: float
+    # each component's status detail once up ("2/2 replicas serving", "job
+    # running, 2 taskmanagers, ...")
+    topology: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -82,7 +85,8 @@ class RunReport:
 
     def to_dict(self) -> dict[str, object]:
         return {"ok": self.ok, "seed": self.seed, "config": self.config,
-                "components": self.components, "missing_components": self.missing_components,
+                "components": self.components, "topology": self.topology,
+                "missing_components": self.missing_components,
                 "failed_components": self.failed_components,
                 "startup_s": self.startup_s,
                 "faults_injected": len(self.faults), "faults": self.faults,
@@ -92,13 +96,20 @@ class RunReport:
                 "replay": f"MLMESH_CHAOS_SEED={self.seed}"}
 
 
-def broker_picker(bootstrap: str) -> Callable[[str], list[str]]:
-    """A broker target -> the cluster's nodes by the partitions they lead now:
-    most first for ``LEADER``, fewest first for ``FOLLOWER``."""
+def node_picker(stack: ChaosStack) -> Callable[[str], list[str]]:
+    """A node target -> run records: brokers by the partitions they lead now
+    (most first for ``LEADER``, fewest first for ``FOLLOWER``), TaskManagers
+    by the subtasks they run (most first)."""
+    from mlmesh.localstack.flink_cluster import FlinkSessionComponent
     from mlmesh.localstack.kafka_cluster import cluster_state
 
     def pick(target: str) -> list[str]:
-        leads = cluster_state(bootstrap, timeout=5.0).leaders()
+        if target == BUSIEST_TM:
+            comp = stack.components.get("features-job")
+            if not isinstance(comp, FlinkSessionComponent):
+                raise RuntimeError(f"{target}: the features job runs on no session cluster")
+            return comp.busiest_taskmanagers()
+        leads = cluster_state(stack.bootstrap, timeout=5.0).leaders()
         order = sorted(leads, key=lambda b: leads[b], reverse=target == LEADER)
         return [f"kafka-{b}" for b in order]
     return pick
@@ -127,23 +138,25 @@ def chaos_run(cfg: RunConfig) -> RunReport:
         keep = {id(r) for r in docs[:cfg.docs]}
         records = [r for r in records if r.kind != "document" or id(r) in keep]
     startup: dict[str, float] = {}
+    topology: dict[str, str] = {}
     leftovers: list[str] = []
     runner: FaultRunner | None = None
     prober: Prober | None = None
     try:
         startup = stack.up()
         names = stack.names()  # what really runs (a component that failed is out)
+        topology = {n: stack.components[n].status().detail for n in names}
         faults = plan(seed, names, cfg.stream_s, cfg.kills_per_service, cfg.broker_kills,
                       cfg.pauses_per_store, cfg.replays, cluster=cfg.cluster)
         for f in faults:
             log.warning("planned fault: %s", f.describe())
         runner = FaultRunner(faults, ProcessControl(stack.run_dir), stack.restart,
                              lambda topic, n: replay(stack.bootstrap, topic, n, seed + n),
-                             brokers=broker_picker(stack.bootstrap) if cfg.cluster else None)
-        sender = IngestSender(f"127.0.0.1:{stack.ports.ingest_grpc}", seed,
+                             nodes=node_picker(stack) if cfg.cluster else None)
+        sender = IngestSender(stack.ports.replicas(stack.ports.ingest_grpc), seed,
                               resend_p=cfg.resend_p)
         if stack.has("inference"):
-            prober = Prober(f"127.0.0.1:{stack.ports.inference_grpc}",
+            prober = Prober(stack.ports.replicas(stack.ports.inference_grpc),
                             sorted({u.user_id for u in wl.users}), seed)
             prober.start()
         runner.start()
@@ -187,7 +200,8 @@ def chaos_run(cfg: RunConfig) -> RunReport:
         send=stats.to_dict(),
         predictions={"answered": len(prober.answered), "attempts": prober.attempts,
                      "failed": dict(prober.failed)} if prober else {"skipped": "no inference"},
-        drain=drain, audit=audit, leftovers=leftovers, seconds=time.monotonic() - t_start)
+        drain=drain, audit=audit, leftovers=leftovers, seconds=time.monotonic() - t_start,
+        topology=topology)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,8 +34,12 @@ PORT_VARS: dict[str, int] = {
     "MLMESH_MONITOR_HTTP_PORT": 9,
     "MLMESH_MONITOR_METRICS_PORT": 10,
     "MLMESH_FEATURES_REST_PORT": 11,
+    "MLMESH_FEATURES_RPC_PORT": 20,  # the cluster profile's JobManager
 }
-SPAN = 20  # ports used from the base (the next run's base must be >= base + SPAN)
+SPAN = 40  # ports kept from the base (the next run's base must be >= base + SPAN)
+# the cluster profile's second replica of a service: its ports + this (the
+# services' offsets above, 3-10 and 16, land on 23-30 and 36)
+REPLICA_STEP = 20
 
 # What the suite exercises, in stack order; kinds of fault each can take.
 SERVICES = ("ingest", "features-job", "feature-writer", "embedder", "inference", "monitor")
@@ -77,12 +81,19 @@ class Ports:
     def inference_grpc(self) -> int:
         return self.base + PORT_VARS["MLMESH_INFERENCE_GRPC_PORT"]
 
+    def replicas(self, port: int) -> str:
+        """The gRPC target of a service's replicas (a round-robin list on the
+        cluster profile)."""
+        steps = (0, REPLICA_STEP) if self.cluster else (0,)
+        return ",".join(f"127.0.0.1:{port + s}" for s in steps)
+
     def env(self, state_dir: Path) -> dict[str, str]:
         env = {k: str(self.base + off) for k, off in PORT_VARS.items()}
         if self.cluster:
             brokers = [self.kafka] + [self.base + o for o in CLUSTER_BROKERS]
             controllers = [self.kafka + 1] + [self.base + o for o in CLUSTER_CONTROLLERS]
             env.update({"MLMESH_STACK_PROFILE": "cluster",
+                        "MLMESH_STACK_REPLICA_PORT_STEP": str(REPLICA_STEP),
                         "MLMESH_STACK_KAFKA_CONTROLLER_PORTS": ",".join(map(str, controllers))})
         else:
             brokers = [self.kafka]
@@ -93,9 +104,9 @@ class Ports:
             "MLMESH_TRITON_GRPC": f"127.0.0.1:{self.triton_grpc}",
             "MLMESH_INGEST_GRPC_ADDRESS": f"127.0.0.1:{self.ingest_grpc}",
             "MLMESH_INGEST_HTTP_ADDRESS": f"127.0.0.1:{self.ingest_http}",
-            "MLMESH_CLIENT_INGEST_GRPC": f"127.0.0.1:{self.ingest_grpc}",
+            "MLMESH_CLIENT_INGEST_GRPC": self.replicas(self.ingest_grpc),
             "MLMESH_CLIENT_INGEST_HTTP": f"http://127.0.0.1:{self.ingest_http}",
-            "MLMESH_CLIENT_INFERENCE_GRPC": f"127.0.0.1:{self.inference_grpc}",
+            "MLMESH_CLIENT_INFERENCE_GRPC": self.replicas(self.inference_grpc),
             "MLMESH_CLIENT_MONITOR_URL":
                 f"http://127.0.0.1:{self.base + PORT_VARS['MLMESH_MONITOR_HTTP_PORT']}",
         })

@@ -40,17 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cluster_bootstrap() -> None:
     """A state dir on the cluster profile: every client command reaches Kafka
-    through all three brokers (not only the first, which may be the one down)."""
+    through all three brokers (not only the first, which may be the one down),
+    and ingest and inference through all their replicas (round-robin)."""
     import os
 
-    if "MLMESH_KAFKA_BOOTSTRAP" in os.environ:
-        return
-    from mlmesh.localstack.stack import StackContext
+    from mlmesh.localstack.stack import StackContext, entries
 
     try:
         ctx = StackContext()
-        if ctx.profile == "cluster":
-            os.environ["MLMESH_KAFKA_BOOTSTRAP"] = ctx.kafka_bootstrap
+        if ctx.profile != "cluster":
+            return
+        os.environ.setdefault("MLMESH_KAFKA_BOOTSTRAP", ctx.kafka_bootstrap)
+        for service, var in (("ingest", "MLMESH_CLIENT_INGEST_GRPC"),
+                             ("inference", "MLMESH_CLIENT_INFERENCE_GRPC")):
+            addresses = getattr(entries([service])[0].build(ctx), "addresses", {})
+            if var not in os.environ and "grpcs" in addresses:
+                os.environ[var] = addresses["grpcs"]
     except ValueError:  # an unknown profile: `mlmesh up` reports it
         pass
 

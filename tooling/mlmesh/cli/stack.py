@@ -67,11 +67,23 @@ def _components_table(data: dict[str, Any]) -> Table:
     for col in ("component", "state", "pid", "address", "detail"):
         table.add_column(col, no_wrap=col != "detail")
     for c in data["components"]:
-        state = ("[green]healthy[/green]" if c["healthy"]
-                 else "[yellow]unhealthy[/yellow]" if c["running"] else "[dim]stopped[/dim]")
-        addrs = "\n".join(f"{k}={v}" for k, v in c["addresses"].items())
-        table.add_row(c["name"], state, str(c["pid"] or "-"), addrs, c["detail"])
+        if c.get("replicas"):  # one row for the set, one per replica under it
+            table.add_row(c["name"], _state(c), "", "", c["detail"])
+            for r in c["replicas"]:
+                table.add_row(f"  {r['name']}", *_row(r))
+        else:
+            table.add_row(c["name"], *_row(c))
     return table
+
+
+def _state(c: dict[str, Any]) -> str:
+    return ("[green]healthy[/green]" if c["healthy"]
+            else "[yellow]unhealthy[/yellow]" if c["running"] else "[dim]stopped[/dim]")
+
+
+def _row(c: dict[str, Any]) -> tuple[str, str, str, str]:
+    addrs = "\n".join(f"{k}={v}" for k, v in c["addresses"].items())
+    return _state(c), str(c["pid"] or "-"), addrs, c["detail"]
 
 
 def _topics_table(topics: list[dict[str, Any]]) -> Table:
@@ -101,6 +113,20 @@ def _cluster_table(cluster: dict[str, Any]) -> Table:
         items = cluster[key]
         shown = f"[yellow]{len(items)}[/yellow]: {', '.join(items[:6])}" if items else "0"
         table.add_row(key.replace("_", "-") + " partitions", shown)
+    return table
+
+
+def _flink_table(flink: dict[str, Any]) -> Table:
+    table = Table(title="flink cluster", title_justify="left")
+    table.add_column("what")
+    table.add_column("value")
+    if "error" in flink:
+        table.add_row("jobmanager", f"[red]{flink['error']}[/red]")
+        return table
+    table.add_row("features job", f"{flink['job']}, parallelism {flink['parallelism']}")
+    table.add_row("slots", str(flink["slots"]))
+    for name, state in flink["taskmanagers"].items():
+        table.add_row(name, state if state != "down" else "[yellow]down[/yellow]")
     return table
 
 
@@ -135,6 +161,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         out.print(_components_table(data))
         if data.get("kafka_cluster"):
             out.print(_cluster_table(data["kafka_cluster"]))
+        if data.get("flink_cluster"):
+            out.print(_flink_table(data["flink_cluster"]))
         if data["topics"]:
             out.print(_topics_table(data["topics"]))
         if data["topics_error"]:
@@ -235,7 +263,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--profile", choices=("single", "cluster"),
                    help="single: one process per engine (the default); cluster: three Kafka "
                         "brokers, every topic at replication factor 3 with "
-                        "min.insync.replicas=2 (recorded in the state dir)")
+                        "min.insync.replicas=2, and the features job on a Flink session "
+                        "cluster (a JobManager, two TaskManagers, parallelism 2); recorded "
+                        "in the state dir")
     p.add_argument("--tls", action="store_true",
                    help="ingest and inference serve mutual TLS with a local CA and "
                         "certificates (<state dir>/tls); the CLI uses them")

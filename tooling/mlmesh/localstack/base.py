@@ -32,6 +32,8 @@ class ComponentStatus:
     pid: int | None = None
     # name -> answering, for a service that reports its dependencies
     dependencies: dict[str, bool] = field(default_factory=dict)
+    # each replica's own status (as dicts), for a component of several
+    replicas: list[dict[str, object]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

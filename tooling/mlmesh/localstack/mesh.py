@@ -5,11 +5,13 @@ the service's Settings and the launcher that must probe it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from mlmesh.common import ports
 from mlmesh.localstack.base import Component
+from mlmesh.localstack.replicas import moved, replica_name
 from mlmesh.localstack.service import (
     ServiceComponent,
     grpc_dependencies,
@@ -57,12 +59,28 @@ def milvus_factory(ctx: StackContext) -> Component:
     return MilvusComponent(ctx.state_dir, port=int(uri.rsplit(":", 1)[1]))
 
 
+def _replicated(ctx: StackContext, name: str,
+                build: Callable[[int, int], ServiceComponent]) -> Component:
+    """``build(n, port_shift)`` for replica n; several as one :class:`ReplicaSet`."""
+    if ctx.replicas == 1:
+        return build(1, 0)
+    from mlmesh.localstack.replicas import ReplicaSet
+
+    return ReplicaSet(name, ctx.replicas, lambda n: build(n, (n - 1) * ctx.replica_port_step))
+
+
 def ingest_factory(ctx: StackContext) -> Component:
-    grpc_addr = _hostport(ctx, "MLMESH_INGEST_GRPC_ADDRESS", f"127.0.0.1:{ports.INGEST_GRPC}")
-    http_addr = _hostport(ctx, "MLMESH_INGEST_HTTP_ADDRESS", f"127.0.0.1:{ports.INGEST_HTTP}")
-    metrics = _port(ctx, "MLMESH_INGEST_METRICS_PORT", ports.INGEST_METRICS)
+    return _replicated(ctx, "ingest", lambda n, shift: _ingest(ctx, n, shift))
+
+
+def _ingest(ctx: StackContext, n: int, shift: int) -> ServiceComponent:
+    grpc_addr = moved(_hostport(ctx, "MLMESH_INGEST_GRPC_ADDRESS",
+                                f"127.0.0.1:{ports.INGEST_GRPC}"), shift)
+    http_addr = moved(_hostport(ctx, "MLMESH_INGEST_HTTP_ADDRESS",
+                                f"127.0.0.1:{ports.INGEST_HTTP}"), shift)
+    metrics = _port(ctx, "MLMESH_INGEST_METRICS_PORT", ports.INGEST_METRICS) + shift
     return ServiceComponent(
-        "ingest", "ingest", ctx.state_dir,
+        replica_name("ingest", n), "ingest", ctx.state_dir,
         env=ctx.service_env(MLMESH_INGEST_GRPC_ADDRESS=grpc_addr,
                             MLMESH_INGEST_HTTP_ADDRESS=http_addr,
                             MLMESH_INGEST_METRICS_PORT=str(metrics)),
@@ -104,15 +122,27 @@ def features_job_factory(ctx: StackContext) -> Component:
     from mlmesh.localstack.flink import FlinkJobComponent
 
     env = ctx.service_env()  # Kafka's address and security as the services have them
+    rest = _port(ctx, "MLMESH_FEATURES_REST_PORT", ports.FLINK_REST)
+    if ctx.profile == "cluster":  # a JobManager, two TaskManagers, the job at parallelism 2
+        from mlmesh.localstack.flink_cluster import FlinkSessionComponent
+
+        return FlinkSessionComponent(
+            ctx.state_dir, env["MLMESH_KAFKA_BOOTSTRAP"], rest_port=rest,
+            rpc_port=_port(ctx, "MLMESH_FEATURES_RPC_PORT", ports.FLINK_RPC),
+            env={k: v for k, v in env.items() if k.startswith("MLMESH_KAFKA_")})
     return FlinkJobComponent(ctx.state_dir, env["MLMESH_KAFKA_BOOTSTRAP"],
-                             rest_port=_port(ctx, "MLMESH_FEATURES_REST_PORT", ports.FLINK_REST),
+                             rest_port=rest,
                              env={k: v for k, v in env.items() if k.startswith("MLMESH_KAFKA_")})
 
 
 def feature_writer_factory(ctx: StackContext) -> Component:
-    metrics = _port(ctx, "MLMESH_FEATURES_METRICS_PORT", ports.FEATURES_METRICS)
+    return _replicated(ctx, "feature-writer", lambda n, shift: _feature_writer(ctx, n, shift))
+
+
+def _feature_writer(ctx: StackContext, n: int, shift: int) -> ServiceComponent:
+    metrics = _port(ctx, "MLMESH_FEATURES_METRICS_PORT", ports.FEATURES_METRICS) + shift
     return ServiceComponent(
-        "feature-writer", "features.writer", ctx.state_dir,
+        replica_name("feature-writer", n), "features.writer", ctx.state_dir,
         env=ctx.service_env(MLMESH_FEATURES_METRICS_PORT=str(metrics)),
         # the metrics endpoint answers only once Feast is open and the registry applied
         health_probe=http_probe(f"http://127.0.0.1:{metrics}/metrics"),
@@ -166,12 +196,16 @@ def seed_rollout(repository: Path, ctx: StackContext) -> None:
 
 
 def inference_factory(ctx: StackContext) -> Component:
+    return _replicated(ctx, "inference", lambda n, shift: _inference(ctx, n, shift))
+
+
+def _inference(ctx: StackContext, n: int, shift: int) -> ServiceComponent:
     host = ctx.env.get("MLMESH_INFERENCE_GRPC_HOST", "127.0.0.1")
-    port = _port(ctx, "MLMESH_INFERENCE_GRPC_PORT", ports.INFERENCE_GRPC)
-    metrics = _port(ctx, "MLMESH_INFERENCE_METRICS_PORT", ports.INFERENCE_METRICS)
+    port = _port(ctx, "MLMESH_INFERENCE_GRPC_PORT", ports.INFERENCE_GRPC) + shift
+    metrics = _port(ctx, "MLMESH_INFERENCE_METRICS_PORT", ports.INFERENCE_METRICS) + shift
     addr = f"{host}:{port}"
     return ServiceComponent(
-        "inference", "inference", ctx.state_dir,
+        replica_name("inference", n), "inference", ctx.state_dir,
         env=ctx.service_env(MLMESH_INFERENCE_GRPC_HOST=host, MLMESH_INFERENCE_GRPC_PORT=str(port),
                             MLMESH_INFERENCE_METRICS_PORT=str(metrics)),
         health_probe=grpc_health_probe(addr, "mlmesh.inference.v1.InferenceService"),
@@ -181,10 +215,14 @@ def inference_factory(ctx: StackContext) -> Component:
 
 
 def embedder_factory(ctx: StackContext) -> Component:
+    return _replicated(ctx, "embedder", lambda n, shift: _embedder(ctx, n, shift))
+
+
+def _embedder(ctx: StackContext, n: int, shift: int) -> ServiceComponent:
     host = ctx.env.get("MLMESH_EMBEDDER_HTTP_HOST", "127.0.0.1")
-    port = _port(ctx, "MLMESH_EMBEDDER_METRICS_PORT", ports.EMBEDDER_METRICS)
+    port = _port(ctx, "MLMESH_EMBEDDER_METRICS_PORT", ports.EMBEDDER_METRICS) + shift
     return ServiceComponent(
-        "embedder", "embedder", ctx.state_dir,
+        replica_name("embedder", n), "embedder", ctx.state_dir,
         env=ctx.service_env(MLMESH_EMBEDDER_HTTP_HOST=host,
                             MLMESH_EMBEDDER_METRICS_PORT=str(port)),
         # ready only when Kafka, Triton and Milvus all answer

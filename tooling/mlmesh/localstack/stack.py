@@ -53,6 +53,21 @@ class StackContext:
         return raw
 
     @property
+    def replicas(self) -> int:
+        """Replicas of each replicated service (ingest, feature writer, embedder,
+        inference): ``MLMESH_STACK_REPLICAS``, else 2 on the cluster profile, 1 on
+        the single one."""
+        raw = self.env.get("MLMESH_STACK_REPLICAS")
+        return int(raw) if raw else (2 if self.profile == "cluster" else 1)
+
+    @property
+    def replica_port_step(self) -> int:
+        """Replica n listens on replica 1's ports + (n - 1) * this."""
+        from mlmesh.localstack.replicas import REPLICA_PORT_STEP
+
+        return int(self.env.get("MLMESH_STACK_REPLICA_PORT_STEP", REPLICA_PORT_STEP))
+
+    @property
     def kafka_bootstrap(self) -> str:
         if self.profile == "cluster":
             from mlmesh.localstack.kafka_cluster import cluster_bootstrap
@@ -306,12 +321,15 @@ class StackStatus:
     # the cluster profile: brokers, controller, leaders per broker, partitions
     # under-replicated and offline (kafka_cluster.ClusterState.to_dict)
     kafka_cluster: dict[str, object] | None = None
+    # the cluster profile's Flink session cluster: the job, its parallelism,
+    # TaskManagers and slots (flink_cluster.FlinkSessionComponent.cluster_view)
+    flink_cluster: dict[str, object] | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"state_dir": self.state_dir, "profile": self.profile,
                 "kafka_bootstrap": self.kafka_bootstrap,
                 "components": [c.to_dict() for c in self.components],
-                "kafka_cluster": self.kafka_cluster,
+                "kafka_cluster": self.kafka_cluster, "flink_cluster": self.flink_cluster,
                 "topics": self.topics, "topics_error": self.topics_error}
 
 
@@ -341,4 +359,22 @@ def status(ctx: StackContext | None = None, with_topics: bool = True,
         except Exception as exc:  # status must always answer
             cluster = {"error": repr(exc)}
     return StackStatus(comps, topics, ctx.kafka_bootstrap, str(ctx.state_dir), error,
-                       profile=ctx.profile, kafka_cluster=cluster)
+                       profile=ctx.profile, kafka_cluster=cluster,
+                       flink_cluster=_flink_view(ctx, comps, registry))
+
+
+def _flink_view(ctx: StackContext, comps: list[ComponentStatus],
+                registry: Sequence[ComponentEntry] | None) -> dict[str, object] | None:
+    """The cluster profile's Flink session cluster, while its JobManager runs."""
+    job = next((c for c in comps if c.name == "features-job"), None)
+    if ctx.profile != "cluster" or job is None or not job.running:
+        return None
+    from mlmesh.localstack.flink_cluster import FlinkSessionComponent
+
+    comp = entries(["features-job"], registry)[0].build(ctx)
+    if not isinstance(comp, FlinkSessionComponent):
+        return None
+    try:
+        return comp.cluster_view()
+    except Exception as exc:  # status must always answer
+        return {"error": repr(exc)}
