@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +179,17 @@ def raw_consume_rate(bootstrap: str, topic: str, n: int,
     """Median of ``runs`` passes (and every pass, for the record)."""
     rates = [_raw_consume_once(bootstrap, topic, n) for _ in range(runs)]
     return sorted(rates)[len(rates) // 2], rates
+
+
+def until(pred: Callable[[], object], timeout: float, interval: float = 0.1) -> float | None:
+    """Seconds until ``pred()`` held (None: not within ``timeout``); a probe
+    that raises counts as not yet (a server busy failing over)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            if pred():
+                return time.monotonic() - t0
+        except Exception:  # not answering yet
+            pass
+        time.sleep(interval)
+    return None

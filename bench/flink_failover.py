@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 for _p in ("", "lib", "tooling", "gen/python", "services", "tests/integration/features"):
     sys.path.insert(0, str(ROOT / _p))
 
-from bench.common import broker, percentiles, ratio, write  # noqa: E402
+from bench.common import broker, percentiles, ratio, until, write  # noqa: E402
 from bench.features_fresh import _event, _producer  # noqa: E402
 
 log = logging.getLogger("bench.flink_failover")
@@ -122,18 +122,6 @@ def _phase(probes: Probes, seen: Committed, name: str, t0: float, t1: float) -> 
                            "max": round(max(lat, default=0.0), 1)}}
 
 
-def _until(pred: Any, timeout: float) -> float | None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        try:
-            if pred():
-                return time.monotonic() - t0
-        except Exception:  # the REST API busy restarting the job
-            pass
-        time.sleep(0.1)
-    return None
-
-
 def run(bootstrap: str, state: Path, rate: float, phase_s: float,
         seed: int) -> dict[str, Any]:
     from features_scenario import Topics
@@ -163,8 +151,8 @@ def run(bootstrap: str, state: Path, rate: float, phase_s: float,
         comp.kill_taskmanager(int(victim.rsplit("-", 1)[1]))
         # the JobManager notices the loss (a failed task, missed heartbeats),
         # restarts the job, and it runs again
-        noticed = _until(lambda: not comp.overview().running, 30)
-        running_again = None if noticed is None else _until(
+        noticed = until(lambda: not comp.overview().running, 30)
+        running_again = None if noticed is None else until(
             lambda: comp.overview().running, 120)
         if running_again is not None:
             running_again = time.monotonic() - marks["failover"]
@@ -175,7 +163,7 @@ def run(bootstrap: str, state: Path, rate: float, phase_s: float,
         marks["end"] = time.monotonic()
         probes.stop.set()
         probes.thread.join(90)
-        _until(lambda: set(probes.acked) <= set(seen.seen), 120)
+        until(lambda: set(probes.acked) <= set(seen.seen), 120)
         time.sleep(3.0)  # a duplicate delta (wrong) would be committed by now
     finally:
         seen.stop.set()

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import percentiles, ratio, write
+from bench.common import percentiles, ratio, until, write
 from mlmesh.chaos.acked import AckedWriter, audit
 from mlmesh.kafka.topics import TopicSpec, ensure_topics
 from mlmesh.localstack.base import free_port
@@ -34,19 +34,6 @@ from mlmesh.testing.kafka import consume_all
 
 log = logging.getLogger("bench.kafka_failover")
 TOPIC = "failover.bench"
-
-
-def _until(pred: Any, timeout: float) -> float | None:
-    """Seconds until ``pred()`` held (None: not within ``timeout``)."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        try:
-            if pred():
-                return time.monotonic() - t0
-        except Exception:  # metadata not answering during the failover
-            pass
-        time.sleep(0.1)
-    return None
 
 
 def _phase(writer: AckedWriter, name: str, t0: float, t1: float) -> dict[str, Any]:
@@ -78,13 +65,13 @@ def run(cluster: KafkaClusterComponent, rate: float, phase_s: float) -> dict[str
         state = cluster_state(cluster.bootstrap, timeout=2)
         return not state.offline and victim not in state.leaders()
 
-    leaders_back = _until(failed_over, 60)
+    leaders_back = until(failed_over, 60)
     time.sleep(max(0.0, phase_s - (time.monotonic() - marks["failover"])))
     marks["two_brokers"] = time.monotonic()
     time.sleep(phase_s)
     marks["catch_up"] = time.monotonic()
     cluster.node(victim).launch()
-    in_sync = _until(lambda: not cluster_state(cluster.bootstrap, timeout=2).under_replicated,
+    in_sync = until(lambda: not cluster_state(cluster.bootstrap, timeout=2).under_replicated,
                      180)
     time.sleep(max(0.0, phase_s - (time.monotonic() - marks["catch_up"])))
     marks["end"] = time.monotonic()

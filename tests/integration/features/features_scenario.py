@@ -8,6 +8,7 @@ events are sent only after the job has shown a watermark past them.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Iterator
@@ -197,3 +198,16 @@ class JobRun:
     late_event: Ev
     late_doc: Ev
     state_dir: Path
+
+
+def assert_exact(observed: list[tuple[Key, dict[str, float]]],
+                 expected: dict[Key, dict[str, float]]) -> None:
+    """Every expected window result, equal to the reference, and none
+    committed twice (a replay after a failure would show as a second copy)."""
+    real = [k for k, v in observed if any(v.values())]
+    assert len(real) == len(set(real)), "a window result was committed twice"
+    got = dict(observed)
+    assert set(got) == set(expected)
+    for key, want in expected.items():
+        for name, value in want.items():
+            assert math.isclose(got[key][name], value, rel_tol=1e-9, abs_tol=1e-9), (key, name)

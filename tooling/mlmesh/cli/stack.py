@@ -98,12 +98,21 @@ def _topics_table(topics: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _cluster_table(cluster: dict[str, Any]) -> Table:
-    table = Table(title="kafka cluster", title_justify="left")
+def _what_value(title: str, data: dict[str, Any], failed: str) -> tuple[Table, bool]:
+    """A two-column table; with ``data['error']``, that as its only row
+    (``failed`` names what did not answer) and False: nothing more to add."""
+    table = Table(title=title, title_justify="left")
     table.add_column("what")
     table.add_column("value")
-    if "error" in cluster:
-        table.add_row("metadata", f"[red]{cluster['error']}[/red]")
+    if "error" in data:
+        table.add_row(failed, f"[red]{data['error']}[/red]")
+        return table, False
+    return table, True
+
+
+def _cluster_table(cluster: dict[str, Any]) -> Table:
+    table, ok = _what_value("kafka cluster", cluster, "metadata")
+    if not ok:
         return table
     table.add_row("brokers", ", ".join(str(b) for b in cluster["brokers"]))
     table.add_row("active controller", str(cluster["controller"]))
@@ -117,11 +126,8 @@ def _cluster_table(cluster: dict[str, Any]) -> Table:
 
 
 def _flink_table(flink: dict[str, Any]) -> Table:
-    table = Table(title="flink cluster", title_justify="left")
-    table.add_column("what")
-    table.add_column("value")
-    if "error" in flink:
-        table.add_row("jobmanager", f"[red]{flink['error']}[/red]")
+    table, ok = _what_value("flink cluster", flink, "jobmanager")
+    if not ok:
         return table
     table.add_row("features job", f"{flink['job']}, parallelism {flink['parallelism']}")
     table.add_row("slots", str(flink["slots"]))

@@ -307,8 +307,8 @@ class FlinkSessionComponent:
         """The JobManager and the TaskManagers not running yet; returns once
         every TaskManager has registered its slots (the JobManager's record)."""
         self.write_conf()
-        fresh = live_record(self.run_dir, self.jobmanager) is None
-        if fresh:  # a killed run's leftovers
+        fresh = all(live_record(self.run_dir, r) is None for r in self.process_names)
+        if fresh:  # a killed run's leftovers (never under a live TaskManager's feet)
             shutil.rmtree(self.tmp_root / "cluster", ignore_errors=True)
             (self.tmp_root / "cluster").mkdir(parents=True, exist_ok=True)
         self._launch(self.jobmanager, "jobmanager.sh")
