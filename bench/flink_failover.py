@@ -166,6 +166,8 @@ def run(bootstrap: str, state: Path, rate: float, phase_s: float,
         until(lambda: set(probes.acked) <= set(seen.seen), 120)
         time.sleep(3.0)  # a duplicate delta (wrong) would be committed by now
     finally:
+        probes.stop.set()
+        probes.thread.join(90)
         seen.stop.set()
         seen.thread.join(30)
         comp.stop()

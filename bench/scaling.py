@@ -143,16 +143,19 @@ def feature_writer(bootstrap: str, state: Path, deltas: list[tuple[bytes | None,
     from confluent_kafka import Consumer, Producer
 
     from mlmesh.kafka.committed import CommittedOffsets
-    from mlmesh.localstack.base import free_port
+    from mlmesh.localstack.base import free_port, port_open
     from mlmesh.localstack.mesh import feature_writer_factory
     from mlmesh.localstack.stack import StackContext
 
     tag = f"w{replicas}-{uuid.uuid4().hex[:6]}"
     topic = _topic(bootstrap, f"{tag}.feature_updates")
+    metrics = free_port()  # replica 2's metrics: the next port, free too
+    while port_open(metrics + 1):
+        metrics = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLMESH_")},
            "MLMESH_KAFKA_BOOTSTRAP": bootstrap, "MLMESH_STACK_REPLICAS": str(replicas),
            "MLMESH_FEATURES_INPUT_TOPIC": topic, "MLMESH_FEATURES_GROUP_ID": tag,
-           "MLMESH_FEATURES_METRICS_PORT": str(free_port()),
+           "MLMESH_FEATURES_METRICS_PORT": str(metrics),
            "MLMESH_STACK_REPLICA_PORT_STEP": "1"}
     comp = feature_writer_factory(StackContext(state_dir=state / tag, env=env))
     comp.start(timeout=240)

@@ -11,6 +11,8 @@ own, for mutual TLS). Only paths travel in settings; key files stay on disk.
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,33 +81,54 @@ class ClientTls:
         return ctx
 
 
+# A call that fails UNAVAILABLE (its replica died under it, before the
+# channel saw the connection go) is made again, on the next replica: up to 3
+# attempts, 0.1-1 s apart. The mesh's calls are safe to repeat in effect:
+# ingest's events carry their ids (de-duplicated downstream), a Predict its
+# request id.
+REPLICA_RETRY = json.dumps({"methodConfig": [{"name": [{}], "retryPolicy": {
+    "maxAttempts": 3, "initialBackoff": "0.1s", "maxBackoff": "1s",
+    "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]})
+
+
 def channel_target(address: str) -> tuple[str, list[tuple[str, int | str]]]:
     """gRPC's target and channel options for ``address``: one ``host:port`` (or
     any target gRPC knows, such as ``dns:///name:port``) as it is; a
     comma-separated list of replicas' ``ip:port`` as a static address list
     that the channel balances round-robin, call by call, skipping a replica
-    whose connection is down. A list of host names is refused: gRPC resolves
+    whose connection is down, and a call that failed UNAVAILABLE is made
+    again on the next (:data:`REPLICA_RETRY`). A list of host names is refused: gRPC resolves
     a list of IP addresses only (for a name with several addresses, give
     ``dns:///name:port``, which is balanced the same way)."""
     parts = [p.strip() for p in address.split(",") if p.strip()]
+    if re.match(r"^(ipv4|ipv6|dns|unix|unix-abstract|vsock|xds|google-c2p):", address):
+        return address, []  # a target in gRPC's own syntax: as given
     if len(parts) <= 1:
-        return address, []
+        return (parts[0] if parts else address), []
     families = set()
     for part in parts:
         host, sep, port = part.rpartition(":")
-        host = host.strip("[]")
+        bracketed = host.startswith("[") and host.endswith("]")
         if not sep or not port.isdigit():
             raise ValueError(f"replica list {address!r}: {part!r} has no port")
         try:
-            families.add(ipaddress.ip_address(host).version)
+            version = ipaddress.ip_address(host.strip("[]")).version
         except ValueError:
             raise ValueError(f"replica list {address!r}: {part!r} is not ip:port (a list "
                              "takes IP addresses; for a DNS name use dns:///name:port)"
                              ) from None
+        if version == 6 and not bracketed:
+            raise ValueError(f"replica list {address!r}: write an IPv6 address as [ip]:port")
+        families.add(version)
     if len(families) > 1:
         raise ValueError(f"replica list {address!r} mixes IPv4 and IPv6 addresses")
     scheme = "ipv4" if families == {4} else "ipv6"
-    return f"{scheme}:{','.join(parts)}", [("grpc.lb_policy_name", "round_robin")]
+    # TLS checks the servers' certificate against the channel's authority:
+    # the first replica's, not the whole list (every replica of a service
+    # serves the same certificate)
+    return f"{scheme}:{','.join(parts)}", [("grpc.lb_policy_name", "round_robin"),
+                                           ("grpc.service_config", REPLICA_RETRY),
+                                           ("grpc.default_authority", parts[0])]
 
 
 def open_channel(address: str, tls: ClientTls | None,

@@ -28,7 +28,9 @@ def _ports(step: int) -> list[int]:
     """Three ports free with their replica-2 twins ``+ step``."""
     while True:
         got = [free_port() for _ in range(3)]
-        if len(set(got)) == 3 and not any(port_open(p + step) for p in got):
+        shifted = {p + step for p in got}
+        if (len(set(got)) == 3 and not shifted & set(got)
+                and not any(port_open(p) for p in shifted)):
             return got
 
 

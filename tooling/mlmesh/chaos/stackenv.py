@@ -223,6 +223,11 @@ class ChaosStack:
                 leftovers.append(f"{entry.name}: stop failed: {exc!r}")
             if pc.alive(entry.name):
                 leftovers.append(f"{entry.name}: still alive")
+        # every process any component recorded: nodes (kafka-2, a TaskManager)
+        # and replicas (ingest-2) have records of their own
+        for record in sorted(self.run_dir.glob("*.json")):
+            if pc.alive(record.stem) and not any(f"{record.stem}:" in x for x in leftovers):
+                leftovers.append(f"{record.stem}: still alive")
         return leftovers
 
 

@@ -306,11 +306,10 @@ class FlinkSessionComponent:
     def start_cluster(self, timeout: float = 180.0) -> ProcessRecord:
         """The JobManager and the TaskManagers not running yet; returns once
         every TaskManager has registered its slots (the JobManager's record)."""
-        self.write_conf()
         fresh = all(live_record(self.run_dir, r) is None for r in self.process_names)
-        if fresh:  # a killed run's leftovers (never under a live TaskManager's feet)
+        if fresh:  # never under a live JVM's feet: its conf, jars and working dir
             shutil.rmtree(self.tmp_root / "cluster", ignore_errors=True)
-            (self.tmp_root / "cluster").mkdir(parents=True, exist_ok=True)
+            self.write_conf()
         self._launch(self.jobmanager, "jobmanager.sh")
         for n in range(self.taskmanagers):
             # the TaskManager's id in the REST API is its run record's name
@@ -353,12 +352,13 @@ class FlinkSessionComponent:
         slots = self.taskmanager_slots()
         tms: dict[str, str] = {}
         for record in self.process_names[1:]:
-            if record in slots:
+            if live_record(self.run_dir, record) is None:
+                tms[record] = "down"  # the JobManager may not have noticed yet
+            elif record in slots:
                 total, used = slots[record]
                 tms[record] = f"{used}/{total} slots used"
             else:
-                alive = live_record(self.run_dir, record) is not None
-                tms[record] = "registering" if alive else "down"
+                tms[record] = "registering"
         job = ov.job
         par = self.job_parallelism() if job is not None else {}
         return {"job": "none" if job is None else str(job.get("state")).lower(),

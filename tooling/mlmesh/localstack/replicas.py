@@ -15,6 +15,7 @@ the clients' round-robin channel over the replicas' addresses
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -47,8 +48,10 @@ class ReplicaSet:
         self.replicas = [build(n + 1) for n in range(replicas)]
 
     def start(self, timeout: float = 120.0) -> None:
+        """Each replica not serving, one after another, all within ``timeout``."""
+        deadline = time.monotonic() + timeout
         for replica in self.replicas:
-            replica.start(timeout=timeout)
+            replica.start(timeout=max(1.0, deadline - time.monotonic()))
 
     def stop(self, timeout: float = 30.0) -> None:
         with ThreadPoolExecutor(len(self.replicas)) as pool:
