@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from mlmesh.chaos.drain import TOPICS, end_offsets, group_lags
 
@@ -28,11 +29,20 @@ class LiveStatus(threading.Thread):
     def run(self) -> None:
         from confluent_kafka.admin import AdminClient
 
+        from mlmesh.kafka.committed import CommittedOffsets
+
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 3})
+        offsets = CommittedOffsets(self.bootstrap)
+        try:
+            self._watch(admin, offsets)
+        finally:
+            offsets.close()
+
+    def _watch(self, admin: Any, offsets: Any) -> None:
         while not self.stop.wait(self.interval_s):
             try:
                 ends = end_offsets(admin, TOPICS)
-                lags = group_lags(admin, ends)
+                lags = group_lags(admin, ends, offsets)
             except Exception:  # a slow broker: keep the last figures
                 continue
             written = sum(v for (t, _), v in ends.items() if t == "embeddings_written")

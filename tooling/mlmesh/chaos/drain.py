@@ -7,8 +7,10 @@ import logging
 import time
 from collections.abc import Sequence
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from mlmesh.kafka.committed import CommittedOffsets
 
 log = logging.getLogger(__name__)
 TOPICS = ("user_events", "documents", "labels", "feature_updates", "embeddings_written",
@@ -27,26 +29,26 @@ def end_offsets(admin: AdminClient, topics: Sequence[str]) -> dict[tuple[str, in
 
 
 def group_lags(admin: AdminClient, ends: dict[tuple[str, int], int],
-               bootstrap: str | None = None) -> dict[str, int]:
+               offsets: CommittedOffsets, bootstrap: str | None = None) -> dict[str, int]:
     """Lag per consumer group over the mesh's topics (only partitions it
     committed). With ``bootstrap``, a partition's offsets behind the end are
     read (read_committed) and only *records* count: a transactional topic ends
-    with a commit marker that no consumer ever commits past."""
+    with a commit marker that no consumer ever commits past. Committed
+    offsets come through ``offsets`` (a consumer per group): the admin
+    client's ListConsumerGroupOffsets crashed the chaos driver with SIGSEGV
+    inside librdkafka (``rd_kafka_cgrp_op`` from ``rd_kafka_handle_OffsetFetch``,
+    the family of librdkafka #3663/#4605) after broker faults."""
     groups = [g.group_id for g in admin.list_consumer_groups(request_timeout=10)
               .result().valid if not g.group_id.startswith(IGNORED_GROUPS)]
     lags: dict[str, int] = {}
     for gid in groups:
-        fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(gid)])[gid]
         lag = 0
         seen = False
-        for tp in fut.result().topic_partitions:
-            end = ends.get((tp.topic, tp.partition))
-            if end is None or tp.offset < 0:
-                continue
+        for (topic, part), committed in offsets.committed(gid, list(ends)).items():
             seen = True
-            behind = max(0, end - tp.offset)
+            behind = max(0, ends[(topic, part)] - committed)
             if behind and bootstrap is not None and behind <= 3:
-                behind = records_between(bootstrap, tp.topic, tp.partition, tp.offset)
+                behind = records_between(bootstrap, topic, part, committed)
             lag += behind
         if seen:
             lags[gid] = lag
@@ -81,16 +83,20 @@ def wait_caught_up(bootstrap: str, groups: Sequence[str], timeout: float = 120.0
     """Block until each of ``groups`` has committed up to the end of what it
     reads (or ``timeout``); the seconds it took."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    offsets = CommittedOffsets(bootstrap)
     t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        try:
-            lags = group_lags(admin, end_offsets(admin, TOPICS), bootstrap)
-        except Exception as exc:  # a broker still recovering: try again
-            log.info("lag probe failed", extra={"error": repr(exc)})
-            lags = {}
-        if all(lags.get(g, 1) == 0 for g in groups):
-            break
-        time.sleep(0.5)
+    try:
+        while time.monotonic() - t0 < timeout:
+            try:
+                lags = group_lags(admin, end_offsets(admin, TOPICS), offsets, bootstrap)
+            except Exception as exc:  # a broker still recovering: try again
+                log.info("lag probe failed", extra={"error": repr(exc)})
+                lags = {}
+            if all(lags.get(g, 1) == 0 for g in groups):
+                break
+            time.sleep(0.5)
+    finally:
+        offsets.close()
     return round(time.monotonic() - t0, 1)
 
 
@@ -100,25 +106,30 @@ def wait_drained(bootstrap: str, timeout: float = 600.0, quiet_s: float = 15.0,
     """Block until drained or ``timeout``; what was seen last. The lags of
     ``ignore_groups`` are reported, not waited for."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    offsets = CommittedOffsets(bootstrap)
     deadline = time.monotonic() + timeout
     t0 = time.monotonic()
     last_ends: dict[tuple[str, int], int] = {}
     stable_since = time.monotonic()
     lags: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        try:
-            ends = end_offsets(admin, TOPICS)
-            lags = group_lags(admin, ends, bootstrap)
-        except Exception as exc:  # a broker still recovering: try again
-            log.info("drain probe failed", extra={"error": repr(exc)})
-            time.sleep(2)
-            continue
-        if ends != last_ends:
-            last_ends, stable_since = ends, time.monotonic()
-        missing = [g for g in expect_groups if g not in lags]
-        quiet = time.monotonic() - stable_since
-        behind = [g for g, v in lags.items() if v and g not in ignore_groups]
-        if not missing and not behind and quiet >= quiet_s:
-            return {"drained": True, "seconds": round(time.monotonic() - t0, 1), "lags": lags}
-        time.sleep(1.0)
+    try:
+        while time.monotonic() < deadline:
+            try:
+                ends = end_offsets(admin, TOPICS)
+                lags = group_lags(admin, ends, offsets, bootstrap)
+            except Exception as exc:  # a broker still recovering: try again
+                log.info("drain probe failed", extra={"error": repr(exc)})
+                time.sleep(2)
+                continue
+            if ends != last_ends:
+                last_ends, stable_since = ends, time.monotonic()
+            missing = [g for g in expect_groups if g not in lags]
+            quiet = time.monotonic() - stable_since
+            behind = [g for g, v in lags.items() if v and g not in ignore_groups]
+            if not missing and not behind and quiet >= quiet_s:
+                return {"drained": True, "seconds": round(time.monotonic() - t0, 1),
+                        "lags": lags}
+            time.sleep(1.0)
+    finally:
+        offsets.close()
     return {"drained": False, "seconds": round(time.monotonic() - t0, 1), "lags": lags}
