@@ -211,3 +211,24 @@ def assert_exact(observed: list[tuple[Key, dict[str, float]]],
     for key, want in expected.items():
         for name, value in want.items():
             assert math.isclose(got[key][name], value, rel_tol=1e-9, abs_tol=1e-9), (key, name)
+
+
+def first_half_committed(p: Producer, bootstrap: str, topics: Topics, s: Stream) -> int:
+    """The stream's first half sent and some of its results committed, then a
+    moment for a transaction to be in flight: the results committed before
+    a failure is injected."""
+    send(p, topics, s.payloads[:len(s.payloads) // 2])
+    wait_for(lambda: len(feature_updates(bootstrap, topics.out)) > 20, 180,
+             "first committed results")
+    time.sleep(1.0)  # a transaction in flight at the kill, not yet committed
+    return len(feature_updates(bootstrap, topics.out))
+
+
+def all_results(bootstrap: str, topics: Topics, expected: dict[Key, dict[str, float]],
+                what: str) -> list[tuple[Key, dict[str, float]]]:
+    """Every committed window result once all expected keys are there (and a
+    moment more, for any wrong extra one to arrive)."""
+    wait_for(lambda: set(expected) <= {k for k, _ in as_results(
+        feature_updates(bootstrap, topics.out))}, 300, what)
+    time.sleep(3.0)
+    return list(as_results(feature_updates(bootstrap, topics.out)))

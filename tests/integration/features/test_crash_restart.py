@@ -4,7 +4,6 @@ features are identical to the reference, and no window result appears twice
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -13,15 +12,14 @@ from features_reference import all_features
 from features_scenario import (
     SESSION_GAP_S,
     Topics,
-    as_results,
+    all_results,
     assert_exact,
     build_stream,
-    feature_updates,
+    first_half_committed,
     job,
     producer,
     send,
     send_flush,
-    wait_for,
 )
 
 from features.job.checkpoints import latest_checkpoint
@@ -38,11 +36,7 @@ def test_sigkill_and_restart_gives_identical_features(kafka_bootstrap: str,
     comp = job(tmp_path, kafka_bootstrap, topics)
     comp.start(timeout=240)
     try:
-        send(p, topics, stream.payloads[:half])
-        wait_for(lambda: len(feature_updates(kafka_bootstrap, topics.out)) > 20, 180,
-                 "first committed results")
-        time.sleep(1.0)  # a transaction in flight at the kill, not yet committed
-        before = len(feature_updates(kafka_bootstrap, topics.out))
+        before = first_half_committed(p, kafka_bootstrap, topics, stream)
         assert latest_checkpoint(comp.checkpoint_dir) is not None
         comp.kill()
         assert not comp.status().running
@@ -53,10 +47,7 @@ def test_sigkill_and_restart_gives_identical_features(kafka_bootstrap: str,
         send_flush(p, topics, stream)
         expected = all_features(stream.events, stream.docs, SESSION_GAP_S * 1000,
                                 stream.final_watermark)
-        wait_for(lambda: set(expected) <= {k for k, _ in as_results(
-            feature_updates(kafka_bootstrap, topics.out))}, 300, "all results after restart")
-        time.sleep(3.0)
-        observed = list(as_results(feature_updates(kafka_bootstrap, topics.out)))
+        observed = all_results(kafka_bootstrap, topics, expected, "all results after restart")
     finally:
         comp.stop()
     assert before > 0

@@ -8,7 +8,6 @@ double counted."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -16,10 +15,10 @@ from features_reference import all_features
 from features_scenario import (
     SESSION_GAP_S,
     Topics,
-    as_results,
+    all_results,
     assert_exact,
     build_stream,
-    feature_updates,
+    first_half_committed,
     job_args,
     producer,
     send,
@@ -44,11 +43,7 @@ def test_taskmanager_sigkill_restarts_the_job_exactly_once(kafka_bootstrap: str,
     try:
         view = comp.cluster_view()
         parallelism = comp.job_parallelism()
-        send(p, topics, stream.payloads[:half])
-        wait_for(lambda: len(feature_updates(kafka_bootstrap, topics.out)) > 20, 180,
-                 "first committed results")
-        time.sleep(1.0)  # a transaction in flight at the kill, not yet committed
-        before = len(feature_updates(kafka_bootstrap, topics.out))
+        before = first_half_committed(p, kafka_bootstrap, topics, stream)
         victim = comp.busiest_taskmanagers()[0]
         comp.kill_taskmanager(int(victim.rsplit("-", 1)[1]))
         send(p, topics, stream.payloads[half:])  # while the job restarts
@@ -58,10 +53,7 @@ def test_taskmanager_sigkill_restarts_the_job_exactly_once(kafka_bootstrap: str,
         send_flush(p, topics, stream)
         expected = all_features(stream.events, stream.docs, SESSION_GAP_S * 1000,
                                 stream.final_watermark)
-        wait_for(lambda: set(expected) <= {k for k, _ in as_results(
-            feature_updates(kafka_bootstrap, topics.out))}, 300, "all results after the kill")
-        time.sleep(3.0)
-        observed = list(as_results(feature_updates(kafka_bootstrap, topics.out)))
+        observed = all_results(kafka_bootstrap, topics, expected, "all results after the kill")
         whole = comp.cluster_view()
     finally:
         comp.stop()

@@ -246,9 +246,10 @@ class FlinkSessionComponent:
         live = [r for r in self.process_names[1:] if live_record(self.run_dir, r) is not None]
         return sorted(live, key=lambda r: -used.get(r, -1))
 
-    def job_parallelism(self) -> dict[str, int]:
-        """The running features job's vertices and their parallelism."""
-        job = self.overview().job
+    def job_parallelism(self, job: dict[str, Any] | None = None) -> dict[str, int]:
+        """The features job's vertices and their parallelism (``job``: its
+        entry of an overview already read)."""
+        job = job or self.overview().job
         if job is None:
             return {}
         url = f"http://127.0.0.1:{self.rest_port}/jobs/{job['jid']}"
@@ -360,7 +361,7 @@ class FlinkSessionComponent:
             else:
                 tms[record] = "registering"
         job = ov.job
-        par = self.job_parallelism() if job is not None else {}
+        par = self.job_parallelism(job) if job is not None else {}
         return {"job": "none" if job is None else str(job.get("state")).lower(),
                 "parallelism": max(par.values(), default=0), "taskmanagers": tms,
                 "slots": f"{ov.slots_total - ov.slots_available}/{ov.slots_total} used"}
