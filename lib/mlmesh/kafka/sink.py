@@ -27,6 +27,14 @@ batch uncommitted.
 ``on_rebalance`` is called whenever partitions are assigned, revoked or
 lost (between batches, inside ``consume``): a handler that remembers what it
 wrote for the partitions it owns (a cache of the store) must forget it then.
+
+A rebalance during a pause: a partition assigned then is not paused, so the
+pause's poll can return one of its records; the loop seeks the partition back
+to that record (and pauses it) instead of dropping it. A partition paused,
+then lost and assigned again keeps librdkafka's pause flag under
+cooperative-sticky assignment: after any rebalance the loop resumes its whole
+assignment before reading on (a chaos run found a partition left paused for
+good after a coordinator failover: its consumer group never caught up).
 """
 
 from __future__ import annotations
@@ -105,6 +113,7 @@ class SinkLoop:
         self.max_stall_s = max_stall_s
         self.commit_retry = commit_retry or _COMMIT_RETRY
         self.stats = SinkStats()
+        self._reassigned = False  # a rebalance since the last resume
 
     def run(self) -> SinkStats:
         self.consumer.subscribe(self.topics, on_assign=self._rebalanced,
@@ -112,6 +121,8 @@ class SinkLoop:
         log.info("sink loop started", extra={"topics": ",".join(self.topics)})
         try:
             while not self.stop.is_set():
+                if self._reassigned:
+                    self._resume_all()
                 msgs = self.consumer.consume(self.batch_size, self.poll_timeout)
                 batch = [m for m in msgs if usable(m)]
                 if batch and not self._process(batch):
@@ -122,6 +133,7 @@ class SinkLoop:
 
     def _rebalanced(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("partitions rebalanced", extra={"partitions": len(partitions)})
+        self._reassigned = True
         if self.on_rebalance is not None:
             self.on_rebalance()
 
@@ -199,13 +211,23 @@ class SinkLoop:
             while time.monotonic() < deadline:
                 if self.stop.is_set():
                     return False
-                self.consumer.poll(0.05)  # keeps group membership; paused: no records
+                # keeps group membership; paused partitions return no records
+                msg = self.consumer.poll(0.05)
+                if msg is not None and usable(msg):  # of a partition assigned meanwhile
+                    tp = TopicPartition(str(msg.topic()), int(msg.partition() or 0),
+                                        int(msg.offset() or 0))
+                    self.consumer.seek(tp)  # read again after the pause, not dropped
+                    self.consumer.pause([tp])
         finally:
-            assignment = self.consumer.assignment()
-            if assignment:
-                self.consumer.resume(assignment)
+            self._resume_all()
             self.stats.paused = False
         return True
+
+    def _resume_all(self) -> None:
+        self._reassigned = False
+        assignment = self.consumer.assignment()
+        if assignment:
+            self.consumer.resume(assignment)
 
     def _commit(self, batch: list[Message]) -> None:
         owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}

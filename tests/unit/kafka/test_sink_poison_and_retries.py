@@ -200,3 +200,90 @@ def test_a_store_that_answers_but_takes_no_writes_is_waited_for() -> None:
     assert loop._process(_batch(4))
     assert dlq.sent == [] and sorted(store.written) == [b"v0", b"v1", b"v2", b"v3"]
     assert consumer.commits[-1][0].offset == 4
+
+
+# -- a rebalance while the loop pauses for a failing store: a record of a
+# partition assigned during the pause is sought back to, not dropped; after any
+# rebalance the whole assignment is resumed (a partition paused, lost and
+# assigned again keeps librdkafka's pause flag under cooperative-sticky)
+
+
+class RebalancingConsumer(FakeConsumer):
+    """Delivers one record of a newly assigned partition from the pause's poll."""
+
+    def __init__(self, batches: list[list[Message]], sink: list[SinkLoop]) -> None:
+        super().__init__(batches)
+        self.sink = sink
+        self.seeks: list[tuple[str, int, int]] = []
+        self.paused: list[tuple[str, int]] = []
+        self.resumed: list[list[tuple[str, int]]] = []
+        self.stray: Message | None = Message(topic="src", partition=1, offset=7,
+                                             key=b"k", value=b"new")
+
+    def poll(self, _t: float) -> Message | None:  # type: ignore[override]
+        msg, self.stray = self.stray, None
+        if msg is not None:
+            self.sink[0]._rebalanced(self, [TopicPartition("src", 1)])  # type: ignore[arg-type]
+        return msg
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+    def pause(self, parts: Any) -> None:
+        self.paused += [(p.topic, p.partition) for p in parts]
+
+    def resume(self, parts: Any) -> None:
+        self.resumed.append([(p.topic, p.partition) for p in parts])
+
+
+def test_a_record_polled_during_the_pause_is_sought_back_not_dropped() -> None:
+    store = Store(set())
+    store.down = True
+    stop = StopSignal()
+    holder: list[SinkLoop] = []
+    consumer = RebalancingConsumer([_batch(3)], holder)
+    writes = {"n": 0}
+
+    def write(batch: list[Message]) -> list[Any]:
+        writes["n"] += 1
+        if writes["n"] == 1:
+            raise ConnectionError("store unavailable")  # one failure: the loop pauses
+        if writes["n"] >= 2:
+            stop.set()
+        return []
+
+    loop = SinkLoop(consumer_config={}, topics=["src"], handle_batch=write, service="t",
+                    stop=stop, dlq_producer=FakeDlq(),  # type: ignore[arg-type]
+                    consumer=consumer, max_backoff=0.01,  # type: ignore[arg-type]
+                    probe=lambda: False)
+    holder.append(loop)
+    loop.run()
+    assert consumer.seeks == [("src", 1, 7)]  # read again once the pause ends
+    assert ("src", 1) in consumer.paused
+    assert consumer.resumed, "the assignment is resumed after the pause"
+    assert consumer.commits and consumer.commits[0][0].offset == 3
+
+
+def test_after_a_rebalance_the_assignment_is_resumed_before_reading_on() -> None:
+    stop = StopSignal()
+    holder: list[SinkLoop] = []
+    consumer = RebalancingConsumer([], holder)
+    consumer.stray = None
+    calls = {"n": 0}
+    orig = consumer.consume
+
+    def consume(n: int, t: float) -> list[Message]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            holder[0]._rebalanced(consumer, [TopicPartition("src", 0)])  # type: ignore[arg-type]
+        if calls["n"] >= 3:
+            stop.set()
+        return orig(n, t)
+
+    consumer.consume = consume  # type: ignore[method-assign]
+    loop = SinkLoop(consumer_config={}, topics=["src"], handle_batch=lambda b: [], service="t",
+                    stop=stop, dlq_producer=FakeDlq(),  # type: ignore[arg-type]
+                    consumer=consumer)  # type: ignore[arg-type]
+    holder.append(loop)
+    loop.run()
+    assert consumer.resumed == [[("src", 0)]]  # once, after the rebalance
