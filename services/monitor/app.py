@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import ssl
+import threading
 import time
 from typing import Any
 
@@ -27,6 +30,7 @@ from mlmesh.common.telemetry import init_telemetry
 from monitor import agents, otel, web
 from monitor.evaluator import Evaluator, alert_proto
 from monitor.lagprobe import LagProbe
+from monitor.lease import Lease, StandbyServer
 from monitor.seek import MonitorApp
 from monitor.settings import Settings
 from monitor.state import Monitor
@@ -67,7 +71,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Monitor]:
         datadir=str(s.data_dir),
         web_enabled=False,
         topic_partitions=1,
-        topic_replication_factor=s.topic_replication_factor,
+        topic_replication_factor=s.kafka_replication_factor,
         broker_commit_interval=s.commit_interval_s,
         consumer_auto_offset_reset="earliest",
         table_cleanup_interval=30.0,
@@ -133,8 +137,42 @@ def build_app(settings: Settings) -> tuple[faust.App, Monitor]:
     return app, mon
 
 
+def stand_by(settings: Settings) -> Lease | None:
+    """Wait as a standby until this replica holds the lease: the lease, or
+    None when SIGTERM/SIGINT came first."""
+    s = settings
+    lease = Lease(s.kafka_bootstrap, s.kafka_extra(), s.topic("monitor-lease"),
+                  f"{s.app_id}-lease", s.session_timeout_s, s.kafka_replication_factor,
+                  on_lost=lambda: os.kill(os.getpid(), signal.SIGTERM))
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    held = False
+    try:
+        lease.start()
+        with StandbyServer(s.http_host, s.http_port, lease):
+            log.info("monitor standing by until it holds the lease", extra={
+                "group": lease.group})
+            held = lease.wait(stop)
+    finally:
+        for sig, handler in previous.items():
+            # until faust installs its own handlers: a stop is a clean exit
+            signal.signal(sig, _exit_cleanly if held else handler)
+    if not held:
+        lease.close()
+        return None
+    return lease
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def main(settings: Settings) -> None:
     configure_logging("monitor", settings.log_level, settings.log_json)
+    lease = stand_by(settings) if settings.lease else None
+    if settings.lease and lease is None:
+        return  # stopped while standing by
     app, mon = build_app(settings)
     tel = init_telemetry("monitor", settings.metrics_port)
     otel.install(tel.meter, mon.runtime)
@@ -150,3 +188,5 @@ def main(settings: Settings) -> None:
         if dlq is not None:
             dlq.flush(10)  # dead letters of undecodable predictions/labels
         tel.shutdown()
+        if lease is not None:
+            lease.close()  # leaves the group: a standby takes over at once

@@ -52,11 +52,10 @@ class Settings(MeshSettings):
     batch_max: int = field(2000, "records per agent batch")
     batch_within_s: float = field(0.25, "max wait to fill a batch")
     commit_interval_s: float = field(2.0, "source offset commit period")
-    topic_replication_factor: int = field(1, "replicas of the topics the monitor creates (its "
-                                             "tables' changelogs): 3 on a cluster whose "
-                                             "min.insync.replicas is 2, or every changelog "
-                                             "write is refused")
     session_timeout_s: float = field(10.0, "consumer group session timeout")
+    lease: bool = field(True, "one active replica: the app runs only while this replica "
+                              "holds the lease (a consumer group on a one-partition topic); "
+                              "others stand by (monitor.lease)")
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

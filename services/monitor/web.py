@@ -4,7 +4,10 @@ GET /               dashboard (static HTML, no external resources)
 GET /app.js         its script (polls /api/summary every 1.5 s)
 GET /api/summary    everything the page shows (``?headline=1``: headline only)
 GET /api/alerts     firing alerts + the recent transitions
-GET /healthz        200 once tables are recovered and a summary exists
+GET /healthz        200 once tables are recovered and a summary exists (role
+                    "active"; a standby replica answers role "standby": monitor.lease)
+GET /readyz         the same on the active replica; 503 on a standby (Kubernetes'
+                    readiness: the Service sends the dashboard's traffic to the active one)
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def make_app(runtime: Runtime) -> web.Application:
 
     async def healthz(_req: web.Request) -> web.Response:
         ok = bool(runtime.summary.get("ready"))
-        return web.json_response({"ok": ok}, status=200 if ok else 503)
+        return web.json_response({"ok": ok, "role": "active"}, status=200 if ok else 503)
 
     app = web.Application()
     app.router.add_get("/", index)
@@ -48,6 +51,7 @@ def make_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/api/summary", summary)
     app.router.add_get("/api/alerts", alerts)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", healthz)  # a standby's /readyz is 503: no traffic
     return app
 
 

@@ -2,7 +2,9 @@
 
 ``headline(url)`` is what ``mlmesh status`` shows; ``alerts(url)`` what
 ``mlmesh alerts`` lists. Both never raise on a monitor that is down: they
-return ``{"ok": False, "error": ...}``.
+return ``{"ok": False, "error": ...}``. ``url`` may list the replicas'
+dashboards, comma-separated: the first that answers (the active replica; a
+standby answers 503) is used.
 """
 
 from __future__ import annotations
@@ -23,10 +25,18 @@ def default_url() -> str:
     return os.environ.get("MLMESH_MONITOR_URL", DEFAULT_URL).rstrip("/")
 
 
-def _get(url: str, timeout: float) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        data: dict[str, Any] = json.loads(resp.read())
-    return data
+def _get(urls: str, path: str, timeout: float) -> tuple[str, dict[str, Any]]:
+    """(the base URL that answered, its JSON) from the first of ``urls`` that
+    answers ``path``; the last error when none does."""
+    error: Exception = ValueError(f"no monitor URL in {urls!r}")
+    for url in (u.strip().rstrip("/") for u in urls.split(",") if u.strip()):
+        try:
+            with urllib.request.urlopen(url + path, timeout=timeout) as resp:
+                data: dict[str, Any] = json.loads(resp.read())
+            return url, data
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            error = exc
+    raise error
 
 
 def headline(monitor_url: str | None = None, timeout: float = 3.0) -> dict[str, Any]:
@@ -36,7 +46,7 @@ def headline(monitor_url: str | None = None, timeout: float = 3.0) -> dict[str, 
     active alerts. Keys are absent when the monitor has no data for them."""
     url = (monitor_url or default_url()).rstrip("/")
     try:
-        data = _get(url + "/api/summary?headline=1", timeout)
+        url, data = _get(url, "/api/summary?headline=1", timeout)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return {"ok": False, "url": url, "error": str(exc)}
     out: dict[str, Any] = {"ok": bool(data.get("ready")), "url": url,
@@ -49,7 +59,7 @@ def alerts(monitor_url: str | None = None, timeout: float = 3.0) -> dict[str, An
     """``{"ok": True, "firing": [...], "recent": [...]}`` from the monitor."""
     url = (monitor_url or default_url()).rstrip("/")
     try:
-        data = _get(url + "/api/alerts", timeout)
+        url, data = _get(url, "/api/alerts", timeout)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return {"ok": False, "url": url, "error": str(exc), "firing": [], "recent": []}
     return {"ok": True, "url": url, "firing": data.get("firing", []),

@@ -162,7 +162,8 @@ def test_selectors_select(rendered: tuple[Obj, ...]) -> None:
             assert any(matches(o["spec"]["selector"], labels) for _, labels, _ in pods), name
 
 
-def test_hpas_target_deployments_and_respect_partitions(rendered: tuple[Obj, ...]) -> None:
+def test_hpas_target_deployments_and_respect_partitions(rendered: tuple[Obj, ...],
+                                                        overlay: str) -> None:
     parts = partitions(rendered)
     hpas = of(rendered, "HorizontalPodAutoscaler")
     assert {h["metadata"]["name"] for h in hpas} == {
@@ -170,8 +171,12 @@ def test_hpas_target_deployments_and_respect_partitions(rendered: tuple[Obj, ...
         "inference",
         "embedder",
         "feature-writer",
-        "monitor",
     }
+    # the monitor: one active replica and a standby (monitor.lease), no autoscaler
+    monitor = one(rendered, "Deployment", "monitor")
+    assert monitor["spec"]["replicas"] == (1 if overlay == "dev" else 2)  # active + standby
+    probe = monitor["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    assert probe["httpGet"]["path"] == "/readyz"
     for h in hpas:
         ref = h["spec"]["scaleTargetRef"]
         dep = one(rendered, ref["kind"], ref["name"])

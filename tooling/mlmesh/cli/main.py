@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _cluster_bootstrap() -> None:
     """A state dir on the cluster profile: every client command reaches Kafka
     through all three brokers (not only the first, which may be the one down),
-    and ingest and inference through all their replicas (round-robin)."""
+    and ingest and inference through all their replicas (round-robin), the
+    monitor's dashboard through whichever replica is active."""
     import os
 
     from mlmesh.localstack.stack import StackContext, entries
@@ -56,6 +57,10 @@ def _cluster_bootstrap() -> None:
             addresses = getattr(entries([service])[0].build(ctx), "addresses", {})
             if var not in os.environ and "grpcs" in addresses:
                 os.environ[var] = addresses["grpcs"]
+        monitor = getattr(entries(["monitor"])[0].build(ctx), "addresses", {})
+        dashboards = [v for k, v in sorted(monitor.items()) if k.startswith("dashboard")]
+        if len(dashboards) > 1:
+            os.environ.setdefault("MLMESH_MONITOR_URL", ",".join(dashboards))
     except ValueError:  # an unknown profile: `mlmesh up` reports it
         pass
 

@@ -73,7 +73,7 @@ class MonitorProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 90.0, role: str = "active") -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen([sys.executable, "-m", "monitor"], env=self.env(),
@@ -81,21 +81,25 @@ class MonitorProcess:
                                      start_new_session=True)
         log.close()
         self.starts += 1
-        self.wait_ready(timeout)
+        self.wait_ready(timeout, role)
 
-    def wait_ready(self, timeout: float) -> None:
+    def role(self) -> str:
+        """What /healthz says: "active", "standby", or "" (not answering 200)."""
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:
+                return str(json.loads(resp.read()).get("role", "")) if resp.status == 200 else ""
+        except (OSError, ValueError):
+            return ""
+
+    def wait_ready(self, timeout: float, role: str = "active") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"monitor exited rc={self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
+            if self.role() == role:
+                return
             time.sleep(0.3)
-        raise TimeoutError(f"monitor not ready after {timeout}s:\n{self.log_tail()}")
+        raise TimeoutError(f"monitor not {role} after {timeout}s:\n{self.log_tail()}")
 
     def summary(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.url + "/api/summary", timeout=5) as resp:
