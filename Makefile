@@ -19,7 +19,7 @@ TEST_SELECT ?= not slow and not chaos
 MINUTES ?= 10
 
 .PHONY: help setup setup-verbose setup-test venvs deploy-static protos protos-check proto-lint proto-breaking lint typecheck check-wheels images \
-        compose-models compose-up compose-down test-containers \
+        compose-models compose-up compose-down test-containers test-containers-cluster \
         test test-unit test-integration test-slow check bench demo up down status chaos soak soak-monitor clean
 
 help: ## list targets
@@ -130,19 +130,27 @@ COMPOSE_RUN = $(COMPOSE) $(if $(wildcard $(COMPOSE_ENV)),--env-file $(COMPOSE_EN
 compose-models: setup models ## the Triton model repository compose mounts (.mlmesh/compose/triton)
 	$(PY) tools/compose_models.py
 
-compose-up: compose-models ## the whole mesh on Docker (docker-compose.yml), waits until healthy
+# PROFILE=cluster: three brokers, a Flink session cluster, two replicas (deploy/compose/cluster.env)
+COMPOSE_PROFILE_ENV = $(if $(PROFILE),set -a && . deploy/compose/$(PROFILE).env && set +a &&)
+
+compose-up: compose-models ## the whole mesh on Docker (docker-compose.yml; PROFILE=cluster: 3 brokers, Flink JM + 2 TMs, 2 replicas), waits until healthy
 	@[ -f $(COMPOSE_ENV) ] || IMAGES_REPORT=$(STATE)/images.json tools/images.sh
-	$(COMPOSE_RUN) up -d --no-build
+	$(COMPOSE_PROFILE_ENV) $(COMPOSE_RUN) up -d --no-build
 	$(PY) tools/compose_wait.py --timeout 600
 	@MLMESH_KAFKA_BOOTSTRAP=localhost:19092 $(PY) -m mlmesh.cli.main keys dev
 
-compose-down: ## stop the compose mesh and delete its volumes
-	$(COMPOSE_RUN) down -v --remove-orphans
+compose-down: ## stop the compose mesh (any profile) and delete its volumes
+	COMPOSE_PROFILES=cluster,observability $(COMPOSE_RUN) down -v --remove-orphans
 
 test-containers: setup ## images, the compose mesh, the e2e test + exactly-once audit against it, teardown
 	IMAGES_REPORT=$(STATE)/images.json tools/images.sh
 	$(MAKE) --no-print-directory compose-models
-	set -a; . $(COMPOSE_ENV); set +a; $(PYTEST) -m containers tests/containers $(PYTEST_ARGS)
+	set -a; . $(COMPOSE_ENV); set +a; $(PYTEST) -m containers tests/containers/test_compose_mesh.py $(PYTEST_ARGS)
+
+test-containers-cluster: setup ## the compose cluster profile: topology, demo + audit with a TaskManager and a replica killed (~5 min)
+	IMAGES_REPORT=$(STATE)/images.json tools/images.sh
+	$(MAKE) --no-print-directory compose-models
+	set -a; . $(COMPOSE_ENV); set +a; $(PYTEST) -m containers tests/containers/test_compose_cluster.py $(PYTEST_ARGS)
 
 check-wheels: $(VENV)/.stamp ## each service's wheel set alone: imports (no tooling) and starts, SIGTERM stops it
 	$(PY) tools/check_wheels.py

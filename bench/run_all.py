@@ -38,6 +38,7 @@ BENCHES: list[tuple[str, str, list[str], int]] = [
     ("kafka_failover", "bench.kafka_failover", [], 600),
     ("flink_failover", "bench.flink_failover", [], 600),
     ("scaling", "bench.scaling", [], 1200),
+    ("scaling_embedder", "bench.scaling_embedder", [], 900),
 ]
 
 

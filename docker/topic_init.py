@@ -7,7 +7,9 @@ visible in metadata. In Kubernetes, Strimzi KafkaTopic resources play this role
 (deploy/k8s/base/kafka/topics.yaml, generated from the same file).
 
 Environment: MLMESH_KAFKA_BOOTSTRAP (host:port), MLMESH_TOPICS_FILE (path),
-MLMESH_TOPIC_INIT_TIMEOUT_S (default 180).
+MLMESH_TOPIC_INIT_TIMEOUT_S (default 180), MLMESH_KAFKA_REPLICATION_FACTOR (every
+topic at least this many replicas, default 1: compose's cluster profile sets 3,
+and topic-init then waits until that many brokers have registered).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import replace
 
 from confluent_kafka.admin import AdminClient
 
@@ -24,14 +27,17 @@ from mlmesh.kafka.topics import ensure_topics, load_topics
 log = logging.getLogger("mlmesh.topic_init")
 
 
-def wait_for_broker(admin: AdminClient, deadline: float) -> bool:
+def wait_for_brokers(admin: AdminClient, deadline: float, brokers: int = 1) -> bool:
+    """True once ``brokers`` brokers have registered, False at ``deadline``."""
     while time.monotonic() < deadline:
         try:
-            admin.list_topics(timeout=5)
-            return True
+            found = len(admin.list_topics(timeout=5).brokers)
+            if found >= brokers:
+                return True
+            log.info("waiting for brokers: %d of %d registered", found, brokers)
         except Exception as exc:  # not up yet: any client error means "retry"
             log.info("waiting for broker: %s", exc)
-            time.sleep(1.0)
+        time.sleep(1.0)
     return False
 
 
@@ -40,10 +46,11 @@ def main() -> int:
     bootstrap = os.environ.get("MLMESH_KAFKA_BOOTSTRAP", "kafka:9092")
     timeout = float(os.environ.get("MLMESH_TOPIC_INIT_TIMEOUT_S", "180"))
     deadline = time.monotonic() + timeout
-    specs = load_topics()
+    rf = int(os.environ.get("MLMESH_KAFKA_REPLICATION_FACTOR", "1"))
+    specs = [replace(s, replication_factor=max(s.replication_factor, rf)) for s in load_topics()]
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    if not wait_for_broker(admin, deadline):
-        log.error("broker %s did not answer within %.0f s", bootstrap, timeout)
+    if not wait_for_brokers(admin, deadline, rf):
+        log.error("%d broker(s) at %s did not answer within %.0f s", rf, bootstrap, timeout)
         return 1
     created = ensure_topics(admin, specs, timeout=max(10.0, deadline - time.monotonic()))
     log.info("topics applied: %d declared, %d created", len(specs), len(created))

@@ -72,8 +72,17 @@ class IngestApp:
             "ingest_auth_refused", description="calls refused: no or an invalid API key, or "
                                                "users outside the key's scope")
         authorizer, keys = open_authorizer(s, lambda why: denied.add(1, {"reason": why}))
+        items = metrics.get_meter("mlmesh.ingest").create_counter(
+            "ingest_items", description="items of Publish calls by kind: accepted (written "
+                                        "to the topic) or not (dead-lettered, throttled)")
+
+        def counted(kind: str, accepted: int, refused: int) -> None:
+            items.add(accepted, {"kind": kind, "outcome": "accepted"})
+            if refused:
+                items.add(refused, {"kind": kind, "outcome": "not_accepted"})
+
         core = IngestCore(publisher, default_kinds(*topics), limits, s.max_batch,
-                          lambda: gate.refusing, s.retry_after_s, authorizer)
+                          lambda: gate.refusing, s.retry_after_s, authorizer, counted)
 
         def kafka_up() -> bool:
             md = admin.list_topics(timeout=2)

@@ -43,8 +43,11 @@ class Kind:
 class IngestCore:
     def __init__(self, publisher: Publisher, kinds: dict[str, Kind], limits: Limits,
                  max_batch: int, refusing: Callable[[], bool], retry_after_s: float,
-                 authorizer: Authorizer | None = None) -> None:
+                 authorizer: Authorizer | None = None,
+                 counted: Callable[[str, int, int], None] | None = None) -> None:
         self.publisher = publisher
+        # (kind, accepted, not accepted) of every published batch: a metric
+        self.counted = counted
         self.authorizer = authorizer or Authorizer(None)
         self.kinds = kinds
         self.limits = limits
@@ -121,6 +124,8 @@ class IngestCore:
         spec = self.kinds[kind]
         out = self.publisher.publish(spec.topic, records, spec.validate, self.limits, timeout_s,
                                      spec.stamp_field)
+        if self.counted is not None:
+            self.counted(kind, out.accepted, len(out.statuses) - out.accepted)
         return Reply(records, out)
 
     def throttle_hint(self, reply: Reply) -> float | None:

@@ -22,6 +22,7 @@ from mlmesh.tls import ServerTls
 # Mesh-wide fields: field name -> global env var.
 GLOBAL_FIELDS: dict[str, str] = {
     "kafka_bootstrap": "MLMESH_KAFKA_BOOTSTRAP",
+    "kafka_replication_factor": "MLMESH_KAFKA_REPLICATION_FACTOR",
     "state_dir": "MLMESH_STATE_DIR",
     "log_level": "MLMESH_LOG_LEVEL",
     "log_json": "MLMESH_LOG_JSON",
@@ -57,6 +58,10 @@ class MeshSettings(BaseSettings):
     service_name: ClassVar[str] = "mlmesh"
 
     kafka_bootstrap: str = f"127.0.0.1:{ports.KAFKA}"
+    # Replicas of the topics a service creates itself (the monitor's table
+    # changelogs; topic-init's floor): 3 on a cluster whose min.insync.replicas
+    # is 2, or every write to a topic of one replica is refused.
+    kafka_replication_factor: int = 1
     state_dir: Path = Path(".mlmesh")
     log_level: str = "INFO"
     log_json: bool = True

@@ -5,7 +5,7 @@ it (``python -m features.job --help``)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic_settings import SettingsConfigDict
 
@@ -47,6 +47,13 @@ class JobSettings(MeshSettings):
     unaligned_checkpoints: str = "on"
     ignore_kafka_identity: bool = False
     bind_all: bool = False  # MLMESH_BIND_ALL: the REST API beyond loopback
+    # A Flink session cluster in containers (features.job.cluster): this
+    # container's part, "jobmanager" or "taskmanager"; empty: the mini-cluster.
+    cluster_role: Literal["", "jobmanager", "taskmanager"] = ""
+    jobmanager_host: str = "features-job"
+    jobmanager_rpc_port: int = 6123
+    taskmanager_rpc_port: int = 6122
+    taskmanager_slots: int = 2
 
     def connector_security(self) -> KafkaSecurity:
         return KafkaSecurity(self.kafka_security_protocol, self.kafka_sasl_mechanism,

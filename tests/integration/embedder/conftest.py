@@ -29,6 +29,7 @@ from mlmesh.kafka.config import producer_config
 from mlmesh.kafka.producer import MeshProducer
 from mlmesh.kafka.topics import TopicSpec, ensure_topics
 from mlmesh.testing.milvus import collection_name
+from mlmesh.testing.wait import wait_for
 
 
 class RecordingEmbedder:
@@ -142,19 +143,6 @@ def make_doc(doc_id: str, user_id: str, text: str, source: str = "test") -> docu
     ts.FromMilliseconds(int(time.time() * 1000))
     return document_pb2.Document(doc_id=doc_id, user_id=user_id, text=text, source=source,
                                  created_at=ts, ingest_time=ts)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str,
-             interval: float = 0.25) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:
-            pass
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def safe_count(store: ChunkStore, expr: str = "") -> int:

@@ -24,6 +24,7 @@ from mlmesh.kafka.topics import TopicSpec, ensure_topics
 from mlmesh.localstack.base import free_port
 from mlmesh.localstack.flink import FlinkJobComponent
 from mlmesh.testing.kafka import consume_all
+from mlmesh.testing.wait import wait_for
 
 OUT_OF_ORDER_MS = 5000
 SESSION_GAP_S = 300
@@ -177,15 +178,6 @@ def as_results(updates: list[feature_update_pb2.FeatureUpdate]) -> Iterator[
 def dead_letters(bootstrap: str, topic: str) -> list[dead_letter_pb2.DeadLetter]:
     return [dead_letter_pb2.DeadLetter.FromString(v or b"")
             for _, v in consume_all(bootstrap, topic, timeout=60)]
-
-
-def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(1.0)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 @dataclass

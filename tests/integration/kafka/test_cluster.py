@@ -24,6 +24,7 @@ from mlmesh.localstack.kafka_cluster import (
     durable,
 )
 from mlmesh.testing.kafka import consume_all
+from mlmesh.testing.wait import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +39,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaClusterCo
         comp.stop()
 
 
-def _wait(pred: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f}s: {what}")
-        time.sleep(0.5)
-
-
 def _restore(cluster: KafkaClusterComponent) -> None:
     """Every node running and every partition fully in sync again."""
     for node in cluster.nodes:
         node.launch()
     for node in cluster.nodes:
         node.wait_ready(120)
-    _wait(lambda: not cluster_state(cluster.bootstrap).under_replicated, 120,
+    wait_for(lambda: not cluster_state(cluster.bootstrap).under_replicated, 120,
           "all partitions back in sync")
 
 
@@ -115,7 +108,7 @@ def test_paused_broker_leaves_the_isr_and_returns(cluster: KafkaClusterComponent
     try:
         os.kill(pid, signal.SIGSTOP)
         try:
-            _wait(lambda: any(follower not in p.isr and p.topic == topic
+            wait_for(lambda: any(follower not in p.isr and p.topic == topic
                               for p in cluster_state(cluster.bootstrap).under_replicated),
                   60, f"broker {follower} dropped from an ISR")
             t = time.monotonic()
@@ -123,7 +116,7 @@ def test_paused_broker_leaves_the_isr_and_returns(cluster: KafkaClusterComponent
             assert writer.acked_between(t, time.monotonic()) > 0  # writes go on without it
         finally:
             os.kill(pid, signal.SIGCONT)
-        _wait(lambda: not cluster_state(cluster.bootstrap).under_replicated, 90,
+        wait_for(lambda: not cluster_state(cluster.bootstrap).under_replicated, 90,
               f"broker {follower} back in every ISR")
     finally:
         outstanding = writer.stop(flush_s=60)

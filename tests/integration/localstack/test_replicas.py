@@ -34,6 +34,18 @@ def _ports(step: int) -> list[int]:
             return got
 
 
+def accepted_by(metrics_port: int) -> int:
+    """User events one replica accepted (its ``ingest_items_total`` counter)."""
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(int(float(m.group(1))) for m in re.finditer(
+        r'^ingest_items_total\{[^}]*kind="user_event"[^}]*outcome="accepted"[^}]*\} (\S+)$',
+        text, re.M))
+
+
 def test_two_ingest_replicas_round_robin_and_one_killed(kafka_bootstrap: str,
                                                         tmp_path: Path) -> None:
     topics = {"events": "rep.ev", "documents": "rep.docs", "labels": "rep.labels"}
@@ -69,6 +81,7 @@ def test_two_ingest_replicas_round_robin_and_one_killed(kafka_bootstrap: str,
                 acked.extend(e.event_id for e in batch)
 
         publish("both")
+        took = [accepted_by(metrics), accepted_by(metrics + step)]
         os.killpg(first, signal.SIGKILL)  # replica 1 dies; the channel skips it
         publish("one")
         down = comp.status()
@@ -79,6 +92,8 @@ def test_two_ingest_replicas_round_robin_and_one_killed(kafka_bootstrap: str,
         channel.close()
         comp.stop()
     assert status.healthy and status.detail == "2/2 replicas serving"
+    # the channel balanced: each replica accepted some of the 300 events
+    assert sum(took) == 300 and min(took) > 0, took
     assert [r["name"] for r in status.replicas] == ["ingest", "ingest-2"]
     assert status.addresses["grpcs"] == (f"127.0.0.1:{grpc_port},"
                                          f"127.0.0.1:{grpc_port + step}")

@@ -191,3 +191,67 @@ def test_host_ports_are_the_local_stack_defaults() -> None:
     assert ports.INFERENCE_GRPC in host["inference"]
     assert ports.MONITOR_HTTP in host["monitor"]
     assert ports.KAFKA in host["kafka"]
+
+
+def cluster_env() -> dict[str, str]:
+    from mlmesh.testing.compose import profile_env
+
+    return profile_env("cluster")
+
+
+def test_cluster_profile_is_the_local_cluster_profile_in_containers() -> None:
+    """deploy/compose/cluster.env + `profiles: [cluster]`: three KRaft voters at
+    RF 3 / min ISR 2, the Flink session cluster (features-job as JobManager, two
+    TaskManagers) at parallelism 2, a second replica of each scaled service, on
+    the ports `mlmesh up --profile cluster` uses."""
+    from mlmesh.localstack.kafka_cluster import MIN_INSYNC, REPLICATION_FACTOR, default_node_ports
+    from mlmesh.localstack.replicas import REPLICA_PORT_STEP
+
+    env = cluster_env()
+    assert env["COMPOSE_PROFILES"] == "cluster"
+    assert env["MLMESH_KAFKA_REPLICATION_FACTOR"] == str(REPLICATION_FACTOR)
+    assert env["MLMESH_KAFKA_MIN_INSYNC_REPLICAS"] == str(MIN_INSYNC)
+    assert env["MLMESH_FEATURES_CLUSTER_ROLE"] == "jobmanager"
+    assert env["MLMESH_FEATURES_PARALLELISM"] == "2"
+    text = (ROOT / "docker-compose.yml").read_text()
+    for var in env:
+        if var != "COMPOSE_PROFILES":
+            assert "${" + var + ":-" in text, f"{var} is not used by docker-compose.yml"
+
+    services = compose()["services"]
+    voters = env["MLMESH_KAFKA_VOTERS"].split(",")
+    brokers = ["kafka", "kafka-2", "kafka-3"]
+    assert [v.split("@")[1] for v in voters] == [f"{b}:9093" for b in brokers]
+    for n, (name, (host_port, _ctl)) in enumerate(zip(brokers, default_node_ports(), strict=True)):
+        kafka = services[name]["environment"]
+        assert kafka["KAFKA_NODE_ID"] == n + 1
+        assert f"EXTERNAL://localhost:{host_port}" in kafka["KAFKA_ADVERTISED_LISTENERS"]
+        assert services[name]["ports"] == [f"{host_port}:19092"]
+        assert kafka["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
+        assert (name == "kafka") == ("profiles" not in services[name])
+    for n in (1, 2):
+        tm = services[f"features-taskmanager-{n}"]
+        assert tm["profiles"] == ["cluster"] and tm["hostname"] == f"features-taskmanager-{n}"
+        assert tm["environment"]["MLMESH_FEATURES_CLUSTER_ROLE"] == "taskmanager"
+        assert tm["volumes"] == services["features-job"]["volumes"], "one checkpoint volume"
+    for name in ("ingest", "feature-writer", "embedder", "inference", "monitor"):
+        base, replica = services[name], services[f"{name}-2"]
+        assert replica["profiles"] == ["cluster"] and "profiles" not in base
+        assert replica["environment"] == base["environment"], name
+        assert replica["image"] == base["image"], name
+        moved = {f"{int(p.split(':')[0]) + REPLICA_PORT_STEP}:{p.split(':', 1)[1]}"
+                 for p in base.get("ports", [])}
+        assert set(replica.get("ports", [])) == moved, name
+
+
+def test_cluster_profile_validates() -> None:
+    import os
+
+    if shutil.which("docker-compose") is None:
+        pytest.skip("no docker-compose: run `make setup-deploy`")
+    out = subprocess.run(["docker-compose", "config", "--services"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, **cluster_env()})
+    assert out.returncode == 0, out.stderr
+    services = set(out.stdout.split())
+    assert {"kafka-2", "kafka-3", "features-taskmanager-2", "inference-2"} <= services

@@ -50,8 +50,8 @@ def test_profile_from_env_or_state_dir(tmp_path: Path) -> None:
     assert stack.StackContext(state_dir=tmp_path, env={}).profile == "single"
     ctx = stack.StackContext(state_dir=tmp_path, env={"MLMESH_STACK_PROFILE": "cluster"})
     assert ctx.kafka_bootstrap == "127.0.0.1:19092,127.0.0.1:19192,127.0.0.1:19292"
-    assert ctx.service_env()["MLMESH_MONITOR_TOPIC_REPLICATION_FACTOR"] == "3"
-    assert "MLMESH_MONITOR_TOPIC_REPLICATION_FACTOR" not in stack.StackContext(
+    assert ctx.service_env()["MLMESH_KAFKA_REPLICATION_FACTOR"] == "3"
+    assert "MLMESH_KAFKA_REPLICATION_FACTOR" not in stack.StackContext(
         state_dir=tmp_path, env={}).service_env()
     stack.select_profile("cluster", tmp_path)
     assert stack.StackContext(state_dir=tmp_path, env={}).profile == "cluster"

@@ -44,3 +44,20 @@ def test_status_of_stopped_replicas(tmp_path: Path) -> None:
     assert not st.running and not st.healthy and st.pid is None
     assert st.detail == "0/2 replicas serving"
     assert [r["name"] for r in st.replicas] == ["ingest", "ingest-2"]
+
+
+def test_the_replica_count_of_up_is_what_down_and_status_use(tmp_path: Path) -> None:
+    """`MLMESH_STACK_REPLICAS=3 mlmesh up`, then `mlmesh down` without it: the
+    third replica is found (the count is kept in the state dir)."""
+    from mlmesh.localstack.stack import select_profile, up
+
+    select_profile("cluster", tmp_path)
+    up_ctx = StackContext(state_dir=tmp_path, env={"MLMESH_STACK_PROFILE": "cluster",
+                                                   "MLMESH_STACK_REPLICAS": "3"})
+    assert up(components=[], ctx=up_ctx) == []  # records the count, starts nothing
+    later = StackContext(state_dir=tmp_path, env={"MLMESH_STACK_PROFILE": "cluster"})
+    assert later.replicas == 3
+    rs = ingest_factory(later)
+    assert isinstance(rs, ReplicaSet) and rs.replicas[-1].name == "ingest-3"
+    select_profile("single", tmp_path)  # another profile: its own default again
+    assert StackContext(state_dir=tmp_path, env={}).replicas == 1

@@ -36,7 +36,7 @@ BUSIEST_TM = "taskmanager:busiest"
 CLUSTER_KILL_TARGET = {"features-job": "features-jobmanager"}
 # services with two replicas in the cluster profile: their kills alternate
 # between replica 1 (the service's name) and replica 2 ("<name>-2")
-REPLICATED = ("ingest", "feature-writer", "embedder", "inference")
+REPLICATED = ("ingest", "feature-writer", "embedder", "inference", "monitor")
 
 
 def component_of(record: str) -> str:

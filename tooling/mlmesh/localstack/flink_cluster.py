@@ -22,19 +22,26 @@ Failures:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import subprocess
 import time
-import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from features.job.checkpoints import latest_checkpoint
+from features.job.session import (
+    ClusterOverview,
+    flink_home,
+    job_parallelism,
+    overview,
+    submit_command,
+    taskmanager_slots,
+    write_conf_dir,
+    write_lib_dir,
+)
+from features.job.session import cluster_config as session_config
 from mlmesh.common import ports
 from mlmesh.localstack.base import (
     ComponentStatus,
@@ -52,76 +59,7 @@ from mlmesh.localstack.service import source_pythonpath
 
 log = logging.getLogger(__name__)
 
-JOB_NAME = "mlmesh-features"
-LIVE_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING")
-
-
-def flink_home(python: str) -> Path:
-    """The Flink distribution inside the PyFlink wheel of ``python``'s venv."""
-    venv = Path(python).parent.parent
-    found = sorted(venv.glob("lib/python3*/site-packages/pyflink/bin/jobmanager.sh"))
-    if not found:
-        raise RuntimeError(f"no pyflink/bin/jobmanager.sh under {venv}: run `make setup`")
-    return found[0].parent.parent
-
-
-def cluster_config(rest_port: int, rpc_port: int, slots: int, parallelism: int,
-                   python: str, tmp_dir: Path) -> dict[str, str]:
-    """The session cluster's own settings (the job brings its checkpointing,
-    state backend and restart strategy)."""
-    return {
-        "jobmanager.rpc.address": "127.0.0.1",
-        "jobmanager.rpc.port": str(rpc_port),
-        "jobmanager.bind-host": "127.0.0.1",
-        "jobmanager.memory.process.size": "1024m",
-        "jobmanager.execution.failover-strategy": "region",
-        "taskmanager.bind-host": "127.0.0.1",
-        "taskmanager.host": "127.0.0.1",
-        "taskmanager.numberOfTaskSlots": str(slots),
-        "taskmanager.memory.process.size": "1600m",
-        # one subtask per TaskManager while both live; the spare slots take a
-        # dead TaskManager's subtasks
-        "taskmanager.load-balance.mode": "SLOTS",
-        "rest.address": "127.0.0.1",
-        "rest.bind-address": "127.0.0.1",
-        "rest.port": str(rest_port),
-        "parallelism.default": str(parallelism),
-        # a SIGKILLed TaskManager is declared lost after two missed heartbeat
-        # RPCs (~4 s) instead of the default 50 s timeout
-        "heartbeat.interval": "2000",
-        "heartbeat.timeout": "10000",
-        "heartbeat.rpc-failure-threshold": "2",
-        "python.executable": python,
-        "python.client.executable": python,
-        "io.tmp.dirs": str(tmp_dir),
-    }
-
-
-@dataclass
-class ClusterOverview:
-    taskmanagers: int
-    slots_total: int
-    slots_available: int
-    jobs: list[dict[str, Any]]
-
-    @property
-    def job(self) -> dict[str, Any] | None:
-        """The features job while it lives (not FAILED, CANCELED or FINISHED)."""
-        return next((j for j in self.jobs
-                     if j.get("name") == JOB_NAME and j.get("state") in LIVE_STATES), None)
-
-    @property
-    def running(self) -> bool:
-        job = self.job
-        tasks = (job or {}).get("tasks") or {}
-        return (job is not None and job.get("state") == "RUNNING"
-                and tasks.get("running") == tasks.get("total"))
-
-    def describe(self) -> str:
-        job = self.job
-        state = "no job" if job is None else f"job {str(job.get('state')).lower()}"
-        return (f"{state}, {self.taskmanagers} taskmanagers, "
-                f"{self.slots_total - self.slots_available}/{self.slots_total} slots used")
+__all__ = ["ClusterOverview", "FlinkSessionComponent", "flink_home"]
 
 
 class FlinkSessionComponent:
@@ -169,34 +107,14 @@ class FlinkSessionComponent:
 
     # -- configuration and processes -------------------------------------
     def write_conf(self) -> Path:
-        """``FLINK_CONF_DIR``: the wheel's log configs and a config.yaml of our own."""
+        """``FLINK_CONF_DIR`` and ``FLINK_LIB_DIR`` (features.job.session)."""
         home = flink_home(self.python)
-        self.conf_dir.mkdir(parents=True, exist_ok=True)
-        for src in (home / "conf").iterdir():
-            if src.name != "config.yaml":
-                shutil.copy2(src, self.conf_dir / src.name)
-        # the JVM flags Flink needs on Java 17 (the wheel's env.java.opts.all)
-        wheel = (home / "conf" / "config.yaml").read_text()
-        opts = next((ln.split("all:", 1)[1].strip() for ln in wheel.splitlines()
-                     if ln.strip().startswith("all:")), "")
-        conf = cluster_config(self.rest_port, self.rpc_port, self.slots, self.parallelism,
+        conf = session_config(self.rest_port, self.rpc_port, self.slots, self.parallelism,
                               self.python, self.tmp_root / "cluster")
-        if opts:
-            conf["env.java.opts.all"] = opts
-        (self.conf_dir / "config.yaml").write_text(
-            "".join(f"{k}: {json.dumps(v)}\n" for k, v in conf.items()))
+        write_conf_dir(home, self.conf_dir, conf)
         (self.tmp_root / "cluster").mkdir(parents=True, exist_ok=True)
-        self._write_lib(home)
+        write_lib_dir(home, self.lib_dir)
         return home
-
-    def _write_lib(self, home: Path) -> None:
-        """``FLINK_LIB_DIR``: the wheel's lib/ plus opt/flink-python, which the
-        JobManager needs to read a Python job's graph and the TaskManagers to
-        run it (what the PyFlink images do by moving the jar into lib/)."""
-        shutil.rmtree(self.lib_dir, ignore_errors=True)
-        self.lib_dir.mkdir(parents=True)
-        for jar in [*(home / "lib").glob("*.jar"), *(home / "opt").glob("flink-python*.jar")]:
-            (self.lib_dir / jar.name).symlink_to(jar)
 
     def _process_env(self) -> dict[str, str]:
         """The JVMs' environment: the job's Python code (embedded in the
@@ -223,22 +141,16 @@ class FlinkSessionComponent:
                       ).save(self.run_dir)
         log.info("started %s", record, extra={"pid": proc.pid})
 
+    @property
+    def rest(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}"
+
     def overview(self, timeout: float = 2.0) -> ClusterOverview:
-        base = f"http://127.0.0.1:{self.rest_port}"
-        with urllib.request.urlopen(f"{base}/overview", timeout=timeout) as resp:
-            ov = json.loads(resp.read())
-        with urllib.request.urlopen(f"{base}/jobs/overview", timeout=timeout) as resp:
-            jobs = list(json.loads(resp.read()).get("jobs", []))
-        return ClusterOverview(int(ov.get("taskmanagers", 0)), int(ov.get("slots-total", 0)),
-                               int(ov.get("slots-available", 0)), jobs)
+        return overview(self.rest, timeout)
 
     def taskmanager_slots(self, timeout: float = 2.0) -> dict[str, tuple[int, int]]:
         """Run record name -> (slots, slots in use) of every registered TaskManager."""
-        url = f"http://127.0.0.1:{self.rest_port}/taskmanagers"
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            tms = json.loads(resp.read()).get("taskmanagers", [])
-        return {str(t["id"]): (int(t["slotsNumber"]), int(t["slotsNumber"]) - int(t["freeSlots"]))
-                for t in tms}
+        return taskmanager_slots(self.rest, timeout)
 
     def busiest_taskmanagers(self) -> list[str]:
         """Live TaskManagers' run records, the one running most subtasks first."""
@@ -250,12 +162,7 @@ class FlinkSessionComponent:
         """The features job's vertices and their parallelism (``job``: its
         entry of an overview already read)."""
         job = job or self.overview().job
-        if job is None:
-            return {}
-        url = f"http://127.0.0.1:{self.rest_port}/jobs/{job['jid']}"
-        with urllib.request.urlopen(url, timeout=2.0) as resp:
-            vertices = json.loads(resp.read()).get("vertices", [])
-        return {str(v["name"]): int(v["parallelism"]) for v in vertices}
+        return {} if job is None else job_parallelism(self.rest, job)
 
     def _slots_ready(self) -> bool:
         ov = self.overview()
@@ -266,20 +173,12 @@ class FlinkSessionComponent:
         for path in (jar, functions):
             if not path.exists():
                 raise RuntimeError(f"{path} missing: run `make setup-flink`")
-        home = flink_home(self.python)
-        cmd = [str(home / "bin" / "flink"), "run", "--detached",
-               "-p", str(self.parallelism), "-pyexec", self.python,
-               "-pyclientexec", self.python]
-        self.restored_from = latest_checkpoint(self.checkpoint_dir)
-        if self.restored_from is not None:
-            cmd += ["--fromSavepoint", str(self.restored_from)]
-        cmd += ["--python", str(repo_root() / JOB_FILE), "--bootstrap", self.bootstrap,
-                "--checkpoint-dir", str(self.checkpoint_dir), "--connector-jar", str(jar),
-                "--functions-jar", str(functions), "--parallelism", str(self.parallelism),
-                "--rest-port", "0", *self.args]
-        if self.restored_from is not None:
-            cmd += ["--restore", str(self.restored_from)]
-        return cmd
+        sub = submit_command(flink_home(self.python), self.python, bootstrap=self.bootstrap,
+                             checkpoint_dir=self.checkpoint_dir, connector_jar=jar,
+                             functions_jar=functions, parallelism=self.parallelism,
+                             entry=repo_root() / JOB_FILE, args=self.args)
+        self.restored_from = sub.restored_from
+        return sub.command
 
     def submit(self, timeout: float = 180.0) -> None:
         """``flink run --detached``: returns once the JobManager accepted the job."""

@@ -91,14 +91,20 @@ def _ingest(ctx: StackContext, n: int, shift: int) -> ServiceComponent:
 
 
 def monitor_factory(ctx: StackContext) -> Component:
+    """One active replica; on the cluster profile the second stands by until
+    it holds the lease (monitor.lease), its dashboard on the first's port + 100."""
+    return _replicated(ctx, "monitor", lambda n, shift: _monitor(ctx, n, shift))
+
+
+def _monitor(ctx: StackContext, n: int, shift: int) -> ServiceComponent:
     host = ctx.env.get("MLMESH_MONITOR_HTTP_HOST", "127.0.0.1")
-    port = _port(ctx, "MLMESH_MONITOR_HTTP_PORT", ports.MONITOR_HTTP)
-    metrics = _port(ctx, "MLMESH_MONITOR_METRICS_PORT", ports.MONITOR_METRICS)
+    port = _port(ctx, "MLMESH_MONITOR_HTTP_PORT", ports.MONITOR_HTTP) + shift
+    metrics = _port(ctx, "MLMESH_MONITOR_METRICS_PORT", ports.MONITOR_METRICS) + shift
     triton = _hostport(ctx, "MLMESH_TRITON_GRPC", f"127.0.0.1:{ports.TRITON_GRPC}")
     triton_http = ctx.env.get("MLMESH_MONITOR_TRITON_URL",  # the launcher's layout
                               f"http://127.0.0.1:{int(triton.rsplit(':', 1)[1]) - 1}")
     return ServiceComponent(
-        "monitor", "monitor", ctx.state_dir,
+        replica_name("monitor", n), "monitor", ctx.state_dir,
         env=ctx.service_env(MLMESH_MONITOR_HTTP_HOST=host, MLMESH_MONITOR_HTTP_PORT=str(port),
                             MLMESH_MONITOR_METRICS_PORT=str(metrics),
                             MLMESH_MONITOR_TRITON_URL=triton_http),

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_KAFKA_BOOTSTRAP = f"127.0.0.1:{ports.KAFKA}"
 PROFILES = ("single", "cluster")
 PROFILE_FILE = "profile"  # under the state dir: the profile its runtime state belongs to
+REPLICAS_FILE = "replicas"  # under the state dir: MLMESH_STACK_REPLICAS of the last `up`
 
 
 @dataclass
@@ -55,10 +56,21 @@ class StackContext:
     @property
     def replicas(self) -> int:
         """Replicas of each replicated service (ingest, feature writer, embedder,
-        inference): ``MLMESH_STACK_REPLICAS``, else 2 on the cluster profile, 1 on
-        the single one."""
+        inference): ``MLMESH_STACK_REPLICAS``, else what the last ``up`` with it
+        recorded in the state dir (so ``down`` and ``status`` find every
+        replica), else 2 on the cluster profile, 1 on the single one."""
         raw = self.env.get("MLMESH_STACK_REPLICAS")
+        if not raw:
+            marker = self.state_dir / REPLICAS_FILE
+            raw = marker.read_text().strip() if marker.exists() else ""
         return int(raw) if raw else (2 if self.profile == "cluster" else 1)
+
+    def record_replicas(self) -> None:
+        """Keep ``MLMESH_STACK_REPLICAS`` of this ``up`` in the state dir."""
+        raw = self.env.get("MLMESH_STACK_REPLICAS")
+        if raw:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            (self.state_dir / REPLICAS_FILE).write_text(f"{int(raw)}\n")
 
     @property
     def replica_port_step(self) -> int:
@@ -89,7 +101,7 @@ class StackContext:
         if self.profile == "cluster":  # topics the services create themselves
             from mlmesh.localstack.kafka_cluster import REPLICATION_FACTOR
 
-            env.setdefault("MLMESH_MONITOR_TOPIC_REPLICATION_FACTOR", str(REPLICATION_FACTOR))
+            env.setdefault("MLMESH_KAFKA_REPLICATION_FACTOR", str(REPLICATION_FACTOR))
         env["MLMESH_STATE_DIR"] = str(self.state_dir)
         if kafka_sasl.enabled(self):
             env.update(kafka_sasl.service_env(kafka_sasl.listener(self)))
@@ -168,6 +180,8 @@ def select_profile(profile: str, state_dir: Path | None = None) -> None:
                              "MLMESH_STATE_DIR")
     state_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(profile + "\n")
+    if profile != current:  # the other profile's replica count does not carry over
+        (state_dir / REPLICAS_FILE).unlink(missing_ok=True)
 
 
 def _resolve(ref: str) -> object:
@@ -238,6 +252,7 @@ def up(components: Sequence[str] | None = None, ctx: StackContext | None = None,
     """Start the named (default: all enabled) components in order; block until
     each is healthy. Explicitly named components start even if disabled."""
     ctx = ctx or StackContext()
+    ctx.record_replicas()
     result = []
     for entry in entries(components, registry):
         if components is None and not entry.enabled(ctx):

@@ -7,9 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def check_demo_result(result: dict[str, Any], tail: str, min_events: int = 7000) -> None:
+def check_demo_result(result: dict[str, Any], tail: str, min_events: int = 7000,
+                      fresh_missed_max: int = 0, fresh_min_probes: int = 6) -> None:
     """Exactly-once audit holds, features are served fresh and not defaulted,
-    Search answers; ``tail`` (the run's output) goes into every failure."""
+    Search answers; ``tail`` (the run's output) goes into every failure.
+    ``fresh_missed_max``: freshness probes that may go unserved within their
+    15 s, and ``fresh_min_probes`` the probes the run must make (one after the
+    other: slow answers make fewer): for a run with a node killed on purpose."""
     audit = result["audit"]
     assert audit["events_acknowledged"] > min_events, tail
     assert audit["events_counted_by_features"] == audit["events_acknowledged"], tail
@@ -23,7 +27,9 @@ def check_demo_result(result: dict[str, Any], tail: str, min_events: int = 7000)
     assert result["figures"]["predict_degraded"] == 0
     assert len({a["score"] for a in predicts}) > 1, "every user got the same score"
     fresh = result["figures"]["event_to_served"]
-    assert fresh["probes"] > 5 and fresh["missed"] == 0 and not fresh["errors"], fresh
+    assert fresh["probes"] >= fresh_min_probes and not fresh["errors"], fresh
+    assert fresh["missed"] <= fresh_missed_max, fresh
+    assert fresh["probes"] - fresh["missed"] >= 3, fresh
     assert searches and all("hits" in a for a in searches), result["answers"]
     assert result["figures"]["predict_p50_ms"] > 0
     # a newcomer sees a user with events, documents, a score of their own
