@@ -29,6 +29,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +212,26 @@ def milvus_search(uri: str, n_vectors: int, users: int, queries: int,
             "recall_at_10": round(float(np.mean(recalls)), 4)}
 
 
+@contextmanager
+def servers(state: Path) -> Iterator[tuple[KafkaComponent, TritonComponent, MilvusComponent]]:
+    """Kafka, Triton (the embedding model) and Milvus on free ports under
+    ``state``, stopped on the way out (one stopped early is fine)."""
+    kafka = KafkaComponent(state, port=free_port(), controller_port=free_port(),
+                           heap="400m", name="kafka-bench")
+    triton = TritonComponent(state, free_port(), free_port(), free_port(),
+                             name="triton-bench")
+    milvus = MilvusComponent(state, port=free_port(), name="milvus-bench")
+    started: list[Any] = []
+    try:
+        for comp in (kafka, triton, milvus):
+            comp.start(timeout=180)
+            started.append(comp)
+        yield kafka, triton, milvus
+    finally:
+        for comp in reversed(started):
+            comp.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=int, default=1500)
@@ -230,16 +252,7 @@ def main() -> int:
     onnx = OnnxEmbedder(threads=0, batch_size=32, graph=GRAPH_FILES[DEFAULT_VERSION])
     with tempfile.TemporaryDirectory(prefix="mlmesh-bench-embedder-") as tmp:
         state = Path(tmp)
-        kafka = KafkaComponent(state, port=free_port(), controller_port=free_port(),
-                               heap="400m", name="kafka-bench")
-        triton = TritonComponent(state, free_port(), free_port(), free_port(),
-                                 name="triton-bench")
-        milvus = MilvusComponent(state, port=free_port(), name="milvus-bench")
-        started: list[Any] = []
-        try:
-            for comp in (kafka, triton, milvus):
-                comp.start(timeout=180)
-                started.append(comp)
+        with servers(state) as (kafka, triton, milvus):
             # the baseline is measured right before AND after (b), servers up and idle,
             # so a shared, loaded machine affects both sides alike
             before = measure(onnx.embed, texts, 32, args.seconds)
@@ -257,9 +270,6 @@ def main() -> int:
             result["milvus_search"] = milvus_search(milvus.uri, args.vectors, args.users,
                                                     args.queries, args.index)
             log.info("search %s", result["milvus_search"])
-        finally:
-            for comp in reversed(started):
-                comp.stop()
     result["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     s, e = result["milvus_search"], result["end_to_end"]
     d = result["direct_onnx_batch32"]

@@ -92,31 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=600)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from bench.embedder import servers
     from bench.embedding_direct import corpus
-    from mlmesh.localstack.base import free_port
-    from mlmesh.localstack.kafka import KafkaComponent
-    from mlmesh.localstack.milvus import MilvusComponent
-    from mlmesh.localstack.triton import TritonComponent
 
     texts = corpus(512)
-    with tempfile.TemporaryDirectory(prefix="bench-scaling-embedder-") as tmp:
-        state = Path(tmp)
-        kafka = KafkaComponent(state, port=free_port(), controller_port=free_port(),
-                               heap="400m", name="kafka-bench")
-        triton = TritonComponent(state, free_port(), free_port(), free_port(),
-                                 name="triton-bench")
-        milvus = MilvusComponent(state, port=free_port(), name="milvus-bench")
-        started: list[Any] = []
-        try:
-            for comp in (kafka, triton, milvus):
-                comp.start(timeout=180)
-                started.append(comp)
-            tpid = int(triton.status().pid or 0)
-            sets = [embedder_set(kafka.bootstrap, triton.grpc_url, tpid, milvus.uri, state,
-                                 texts, args.docs, k) for k in (1, 2)]
-        finally:
-            for comp in reversed(started):
-                comp.stop()
+    with tempfile.TemporaryDirectory(prefix="bench-scaling-embedder-") as tmp, \
+            servers(Path(tmp)) as (kafka, triton, milvus):
+        tpid = int(triton.status().pid or 0)
+        sets = [embedder_set(kafka.bootstrap, triton.grpc_url, tpid, milvus.uri, Path(tmp),
+                             texts, args.docs, k) for k in (1, 2)]
     one, two = sets
     result = {
         "docs": args.docs, "partitions": PARTITIONS, "cores": os.cpu_count(), "sets": sets,

@@ -56,7 +56,8 @@ class StackContext:
     @property
     def replicas(self) -> int:
         """Replicas of each replicated service (ingest, feature writer, embedder,
-        inference): ``MLMESH_STACK_REPLICAS``, else what the last ``up`` with it
+        inference; the monitor: one active, the rest standing by):
+        ``MLMESH_STACK_REPLICAS``, else what the last ``up`` with it
         recorded in the state dir (so ``down`` and ``status`` find every
         replica), else 2 on the cluster profile, 1 on the single one."""
         raw = self.env.get("MLMESH_STACK_REPLICAS")
