@@ -26,6 +26,7 @@ from typing import Any
 import faust
 
 from mlmesh.common.logging import configure_logging
+from mlmesh.common.retry import RetryStopped
 from mlmesh.common.telemetry import init_telemetry
 from monitor import agents, otel, web
 from monitor.evaluator import Evaluator, alert_proto
@@ -149,7 +150,10 @@ def stand_by(settings: Settings) -> Lease | None:
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     held = False
     try:
-        lease.start()
+        try:
+            lease.start(stop.is_set)
+        except RetryStopped:
+            return None
         with StandbyServer(s.http_host, s.http_port, lease):
             log.info("monitor standing by until it holds the lease", extra={
                 "group": lease.group})

@@ -23,12 +23,16 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from mlmesh.common.retry import Retry
 
 log = logging.getLogger("monitor.lease")
 
 POLL_S = 0.5
+# the lease topic while the brokers come up: then the process exits (and is restarted)
+TOPIC_RETRY = Retry(attempts=30, deadline_s=180.0, backoff_s=0.5, max_backoff_s=5.0)
 
 
 class Lease:
@@ -60,12 +64,15 @@ class Lease:
         for fut in futures.values():
             try:
                 fut.result(timeout)
-            except Exception as exc:  # already there: fine; anything else is raised
+            except KafkaException as exc:  # already there: fine; anything else is raised
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise
 
-    def start(self) -> None:
-        self.ensure_topic()
+    def start(self, stop: Callable[[], bool] = lambda: False) -> None:
+        """The lease topic (retried while the brokers come up: RetriesExhausted
+        past TOPIC_RETRY, RetryStopped on ``stop``), then the group's thread."""
+        TOPIC_RETRY.call(self.ensure_topic, lambda e: isinstance(e, KafkaException),
+                         f"lease topic {self.topic}", stop=stop)
         self._thread = threading.Thread(target=self._run, name="monitor-lease", daemon=True)
         self._thread.start()
 
@@ -94,6 +101,9 @@ class Lease:
             self.held.set()
 
     def _revoked(self, _c: Consumer, parts: list[TopicPartition]) -> None:
+        if self._stop.is_set():  # our own close() gives the lease back: not a loss
+            self.held.clear()
+            return
         if parts and self.held.is_set():
             self.held.clear()
             log.error("lease lost: another monitor replica is active now; stopping",

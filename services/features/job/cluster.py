@@ -43,6 +43,9 @@ log = logging.getLogger("features.job.cluster")
 
 CHECK_INTERVAL_S = 5.0
 SUBMIT_TIMEOUT_S = 300.0
+# consecutive failed submissions before the JobManager container gives up (its
+# engine restarts it, and shows the restarts); waits double from the interval
+SUBMIT_ATTEMPTS = 6
 
 
 class Role:
@@ -98,20 +101,30 @@ class Role:
 
         signal.signal(signal.SIGTERM, on_term)
         signal.signal(signal.SIGINT, on_term)
-        while not stop.wait(CHECK_INTERVAL_S) and jm.poll() is None:
-            self.keep_submitted()
+        failures, wait = 0, CHECK_INTERVAL_S
+        while not stop.wait(wait) and jm.poll() is None:
+            ok = self.keep_submitted()
+            failures = 0 if ok else failures + 1
+            wait = CHECK_INTERVAL_S * 2 ** failures
+            if failures >= SUBMIT_ATTEMPTS:
+                log.error("the features job could not be submitted %d times in a row; "
+                          "stopping the JobManager", failures)
+                jm.terminate()
+                jm.wait()
+                return 1
         code = jm.wait()
         log.info("jobmanager exited", extra={"code": code})
         return 0 if stop.is_set() else (code or 1)
 
-    def keep_submitted(self) -> None:
-        """Submit the job when the cluster has the slots and no live job."""
+    def keep_submitted(self) -> bool:
+        """Submit the job when the cluster has the slots and no live job;
+        False when a submission failed."""
         try:
             ov = overview(self.rest)
         except (OSError, ValueError):
-            return  # the JobManager is still starting
+            return True  # the JobManager is still starting
         if ov.job is not None or ov.slots_total < self.cfg.parallelism:
-            return
+            return True
         cfg = self.cfg
         sub = submit_command(self.home, self.python, bootstrap=cfg.kafka_bootstrap,
                              checkpoint_dir=Path(cfg.checkpoint_dir),
@@ -126,9 +139,11 @@ class Role:
                                   check=False)
         except subprocess.TimeoutExpired:
             log.error("flink run did not return in %.0f s; next check retries", SUBMIT_TIMEOUT_S)
-            return
+            return False
         if done.returncode != 0:
             log.error("flink run exited %d; next check retries", done.returncode)
+            return False
+        return True
 
 
 def main(cfg: JobSettings) -> int:

@@ -54,3 +54,19 @@ def test_an_assignment_makes_it_active_and_a_revocation_stops_it() -> None:
     assert lease.held.is_set() and not lost
     lease._revoked(None, part)  # type: ignore[arg-type]
     assert not lease.held.is_set() and lost == [True]
+
+
+def test_giving_the_lease_back_on_close_is_not_a_loss() -> None:
+    """close() revokes the assignment (librdkafka calls the rebalance callback
+    on close): that must not fire on_lost, which would SIGTERM the process
+    again while it stops (check-wheels saw exit -15)."""
+    from confluent_kafka import TopicPartition
+
+    lost: list[bool] = []
+    lease = Lease("127.0.0.1:1", {}, "t.monitor-lease", "mon-lease", 6.0,
+                  on_lost=lambda: lost.append(True))
+    part = [TopicPartition("t.monitor-lease", 0)]
+    lease._assigned(None, part)  # type: ignore[arg-type]
+    lease._stop.set()  # what close() does before the consumer closes
+    lease._revoked(None, part)  # type: ignore[arg-type]
+    assert not lost and not lease.held.is_set()
