@@ -15,7 +15,7 @@ from mlmesh.events.v1 import user_event_pb2
 from mlmesh.ingest.v1 import ingest_service_pb2 as pb
 from mlmesh.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 from mlmesh.kafka.topics import TopicSpec, ensure_topics
-from mlmesh.localstack.base import free_port, pid_alive, port_open
+from mlmesh.localstack.base import pid_alive, port_open
 from mlmesh.localstack.mesh import ingest_factory
 from mlmesh.localstack.replicas import ReplicaSet
 from mlmesh.localstack.stack import StackContext
@@ -25,13 +25,28 @@ from mlmesh.tls import open_channel
 
 
 def _ports(step: int) -> list[int]:
-    """Three ports free with their replica-2 twins ``+ step``."""
-    while True:
-        got = [free_port() for _ in range(3)]
-        shifted = {p + step for p in got}
-        if (len(set(got)) == 3 and not shifted & set(got)
-                and not any(port_open(p) for p in shifted)):
-            return got
+    """Three ports free with their replica-2 twins ``+ step``, below the
+    ephemeral range: a port taken from it (free_port) could be given to an
+    outgoing connection before replica 2 binds it (CI saw EADDRINUSE)."""
+    for base in range(23100, 23900, 10):
+        ports = [base, base + 1, base + 2]
+        wanted = ports + [p + step for p in ports]
+        if all(_bindable(p) for p in wanted):
+            return ports
+    raise RuntimeError("no free block of ports in 23100-23900")
+
+
+def _bindable(port: int) -> bool:
+    import socket
+
+    if port_open(port):
+        return False
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def accepted_by(metrics_port: int) -> int:
