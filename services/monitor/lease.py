@@ -24,9 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from mlmesh.common.retry import Retry
+from mlmesh.kafka.topics import TopicSpec, ensure_topics
 
 log = logging.getLogger("monitor.lease")
 
@@ -57,21 +58,12 @@ class Lease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def ensure_topic(self, timeout: float = 30.0) -> None:
-        admin = AdminClient(self.admin_conf)
-        futures = admin.create_topics([NewTopic(self.topic, 1, self.replication_factor)],
-                                      request_timeout=timeout)
-        for fut in futures.values():
-            try:
-                fut.result(timeout)
-            except KafkaException as exc:  # already there: fine; anything else is raised
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    raise
-
     def start(self, stop: Callable[[], bool] = lambda: False) -> None:
         """The lease topic (retried while the brokers come up: RetriesExhausted
         past TOPIC_RETRY, RetryStopped on ``stop``), then the group's thread."""
-        TOPIC_RETRY.call(self.ensure_topic, lambda e: isinstance(e, KafkaException),
+        spec = TopicSpec(self.topic, 1, self.replication_factor)
+        TOPIC_RETRY.call(lambda: ensure_topics(AdminClient(self.admin_conf), [spec], 30.0),
+                         lambda e: isinstance(e, KafkaException | TimeoutError),
                          f"lease topic {self.topic}", stop=stop)
         self._thread = threading.Thread(target=self._run, name="monitor-lease", daemon=True)
         self._thread.start()

@@ -122,5 +122,5 @@ def test_the_demo_through_both_replicas_with_a_taskmanager_and_a_replica_killed(
     sys.stderr.write(f"freshness under the faults: {result['figures']['event_to_served']}\n")
     assert proc.returncode == 0, tail
     # the cluster has its spare capacity back, the job runs at parallelism 2
-    wait_for(lambda: overview(REST).running and overview(REST).taskmanagers == 2, 120,
+    wait_for(lambda: (lambda ov: ov.running and ov.taskmanagers == 2)(overview(REST)), 120,
              "the job running on two TaskManagers again")
