@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from features.job.session import job_parallelism, overview, taskmanager_slots
+from mlmesh.client_settings import ClientSettings
 from mlmesh.common import ports
 from mlmesh.localstack.kafka_cluster import cluster_state
 from mlmesh.testing.compose import (
@@ -37,7 +38,7 @@ from mlmesh.testing.compose import (
     service_logs,
     skip_reason,
 )
-from mlmesh.testing.demo_checks import check_demo_result
+from mlmesh.testing.demo_checks import check_demo_result, check_fresh_again
 from mlmesh.testing.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,12 +116,16 @@ def test_the_demo_through_both_replicas_with_a_taskmanager_and_a_replica_killed(
     result = json.loads(out.read_text())
     assert not result["error"], result["error"] + service_logs(mesh, SERVICES)
     # a probe sent while the TaskManager is down waits for the restart from the
-    # checkpoint and the catch-up (seen: p50 5-10 s, p99 12-13 s over the 40 s):
-    # two may miss their 15 s, and slow probes make fewer of them
+    # checkpoint and the catch-up: its figure is printed, not checked, and
+    # freshness must come back once the cluster has (below)
     check_demo_result(result, tail + service_logs(mesh, SERVICES), min_events=9000,
-                      fresh_missed_max=2, fresh_min_probes=4)
+                      fresh_during_faults=True)
     sys.stderr.write(f"freshness under the faults: {result['figures']['event_to_served']}\n")
     assert proc.returncode == 0, tail
-    # the cluster has its spare capacity back, the job runs at parallelism 2
+    # the cluster has its spare capacity back, the job runs at parallelism 2,
+    # and an event is served fresh again through both replicas
     wait_for(lambda: (lambda ov: ov.running and ov.taskmanagers == 2)(overview(REST)), 120,
              "the job running on two TaskManagers again")
+    fresh = check_fresh_again(ClientSettings(ingest_grpc=env["MLMESH_CLIENT_INGEST_GRPC"],
+                                             inference_grpc=env["MLMESH_CLIENT_INFERENCE_GRPC"]))
+    sys.stderr.write(f"freshness after the faults: {fresh}\n")

@@ -84,6 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.ignore_kafka_identity = cfg.ignore_kafka_identity
     args.bind_all = cfg.bind_all
     args.cluster_role = cfg.cluster_role
+    args.settings = cfg  # a session cluster's container reads the rest from it
     tiles = args.mode == "tiles"
     for name, for_tiles, for_windows in (("idle_timeout_ms", 10_000, 0),
                                          ("checkpoint_interval_ms", 350, 500),

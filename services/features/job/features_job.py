@@ -37,7 +37,6 @@ from features.job import functions as fn
 from features.job import sql
 from features.job.args import parse_args
 from features.job.checkpoints import KafkaIdentityMismatch, guard_restore
-from features.job.settings import JobSettings
 from features.tiles import RETENTION_MS
 from mlmesh import ids
 
@@ -304,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cluster_role:  # a container of a session cluster, not the mini-cluster
         from features.job.cluster import main as cluster_main
 
-        return cluster_main(JobSettings())
+        return cluster_main(args.settings)
     sources = [args.events_topic] + ([] if args.no_documents else [args.documents_topic])
     try:
         checked = guard_restore(args.bootstrap, sources, Path(args.checkpoint_dir), args.restore,

@@ -4,16 +4,21 @@ attached to the compose mesh (tests/containers)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+from mlmesh.client_settings import ClientSettings
+from mlmesh.demo_fresh import FreshnessProbe
 
 
 def check_demo_result(result: dict[str, Any], tail: str, min_events: int = 7000,
-                      fresh_missed_max: int = 0, fresh_min_probes: int = 6) -> None:
+                      fresh_during_faults: bool = False) -> None:
     """Exactly-once audit holds, features are served fresh and not defaulted,
     Search answers; ``tail`` (the run's output) goes into every failure.
-    ``fresh_missed_max``: freshness probes that may go unserved within their
-    15 s, and ``fresh_min_probes`` the probes the run must make (one after the
-    other: slow answers make fewer): for a run with a node killed on purpose."""
+    ``fresh_during_faults``: the run killed a node on purpose, so its probes
+    (one after the other) may miss their 15 s while the node restarts: the
+    probes must still run without an error, and the caller checks that
+    freshness comes back afterwards (``check_fresh_again``)."""
     audit = result["audit"]
     assert audit["events_acknowledged"] > min_events, tail
     assert audit["events_counted_by_features"] == audit["events_acknowledged"], tail
@@ -27,9 +32,9 @@ def check_demo_result(result: dict[str, Any], tail: str, min_events: int = 7000,
     assert result["figures"]["predict_degraded"] == 0
     assert len({a["score"] for a in predicts}) > 1, "every user got the same score"
     fresh = result["figures"]["event_to_served"]
-    assert fresh["probes"] >= fresh_min_probes and not fresh["errors"], fresh
-    assert fresh["missed"] <= fresh_missed_max, fresh
-    assert fresh["probes"] - fresh["missed"] >= 3, fresh
+    assert fresh["probes"] and not fresh["errors"], fresh
+    if not fresh_during_faults:
+        assert fresh["probes"] >= 6 and fresh["missed"] == 0, fresh
     assert searches and all("hits" in a for a in searches), result["answers"]
     assert result["figures"]["predict_p50_ms"] > 0
     # a newcomer sees a user with events, documents, a score of their own
@@ -56,3 +61,16 @@ def check_demo_output(output: str) -> None:
     for figure in ("event -> served by Predict", "doc -> searchable p99", "Predict p50 / p99",
                    "library messages go to", "documents embedded"):
         assert figure in output, f"{figure!r} missing from the demo's output"
+
+
+def check_fresh_again(settings: ClientSettings, seconds: float = 20.0) -> dict[str, Any]:
+    """After the faults: probe event -> served for ``seconds`` (the demo's own
+    probe, one after the other); every probe is served within its 15 s."""
+    probe = FreshnessProbe(settings)
+    probe.start()
+    time.sleep(seconds)
+    probe.stop.set()
+    probe.join(30)
+    fresh = probe.summary()
+    assert fresh["probes"] >= 2 and fresh["missed"] == 0 and not fresh["errors"], fresh
+    return fresh
