@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient
 from opentelemetry import metrics
 
-from ingest.backpressure import LagGate, measure_lag
+from ingest.backpressure import LagGate, LagMeter
 from ingest.core import IngestCore, default_kinds
 from ingest.grpc_api import SERVICE, IngestServicer
 from ingest.http_api import HttpServer, make_app
@@ -25,8 +22,7 @@ from mlmesh.common.logging import configure_logging
 from mlmesh.common.telemetry import init_worker_telemetry
 from mlmesh.common.workers import serve_processes
 from mlmesh.grpcx.server import GrpcServer
-from mlmesh.kafka.committed import CommittedOffsets
-from mlmesh.kafka.config import consumer_config, producer_config
+from mlmesh.kafka.config import producer_config
 from mlmesh.kafka.producer import MeshProducer
 from mlmesh.ratelimit import open_limiter
 
@@ -43,8 +39,7 @@ class IngestApp:
     http: HttpServer
     _poller_stop: threading.Event
     _poller: threading.Thread
-    _watcher: Consumer
-    _offsets: CommittedOffsets
+    _meter: LagMeter
     keys: KeyLog | None = None
 
     @classmethod
@@ -55,15 +50,11 @@ class IngestApp:
         limiter = open_limiter(s.user_rate, s.user_burst, s.rate_limit_storage.get_secret_value(),
                                "mlmesh:ingest-user")
         publisher = Publisher(producer, "ingest", limiter, s.ack_timeout_s)
-        admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap, **extra})
-        watcher = Consumer(consumer_config(s.kafka_bootstrap, f"ingest-lag-{uuid.uuid4().hex[:8]}",
-                                           "ingest-lag", extra=extra))
         topics = [s.events_topic, s.documents_topic, s.labels_topic]
         groups = [g.strip() for g in s.lag_groups.split(",") if g.strip()] or None
-        offsets = CommittedOffsets(s.kafka_bootstrap, extra)
-        gate = LagGate(lambda: measure_lag(admin, watcher, offsets, topics, groups),
-                       s.lag_threshold,
-                       s.lag_release_ratio, s.lag_interval_s)
+        meter = LagMeter(s.kafka_bootstrap, extra, topics, groups)
+        admin = meter.admin
+        gate = LagGate(meter, s.lag_threshold, s.lag_release_ratio, s.lag_interval_s)
         limits = Limits(max_text_bytes=s.max_text_bytes, max_future_skew_s=s.max_future_skew_s,
                         max_event_age_s=s.max_event_age_s)
         log.info("user events validated by %s", "the C scan, then the rules" if limits.event_scan
@@ -100,8 +91,8 @@ class IngestApp:
         stop = threading.Event()
         poller = threading.Thread(target=cls._poll_loop, args=(producer, stop),
                                   name="ingest-delivery", daemon=True)
-        return cls(s, producer, publisher, gate, grpc_server, http, stop, poller, watcher,
-                   offsets, keys)
+        return cls(s, producer, publisher, gate, grpc_server, http, stop, poller, meter,
+                   keys)
 
     @staticmethod
     def _poll_loop(producer: MeshProducer, stop: threading.Event) -> None:
@@ -119,9 +110,10 @@ class IngestApp:
         """Stop taking requests, let in-flight ones finish, flush every record."""
         self.grpc.stop(grace=5)
         self.http.stop()
-        self.gate.stop()
-        self._watcher.close()
-        self._offsets.close()
+        if self.gate.stop():
+            self._meter.close()
+        else:  # a request still in flight: closing its client under it could hang
+            log.warning("lag measurement still running: its Kafka clients close at exit")
         if self.keys is not None:
             self.keys.close()
         try:

@@ -6,51 +6,93 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from mlmesh.kafka.committed import CommittedOffsets
+from mlmesh.kafka.config import consumer_config
 
 log = logging.getLogger(__name__)
 
 
-def measure_lag(admin: AdminClient, consumer: Consumer, offsets: CommittedOffsets,
-                topics: Iterable[str], groups: list[str] | None = None,
-                timeout: float = 5.0) -> dict[str, int]:
+class LagMeter:
     """Total lag per consumer group over ``topics`` (end offset - committed).
-    Committed offsets come through ``offsets`` (a consumer per group), not the
-    admin API, which can abort the process during a broker failure
-    (:mod:`mlmesh.kafka.committed`)."""
-    topics = set(topics)
-    md = consumer.list_topics(timeout=timeout)
-    ends: dict[tuple[str, int], int] = {}
-    for topic in topics:
-        tmd = md.topics.get(topic)
-        if tmd is None or tmd.error is not None:
-            continue
-        for p in tmd.partitions:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-            ends[(topic, p)] = high
-    if groups is None:
-        listing = admin.list_consumer_groups(request_timeout=timeout).result(timeout)
-        groups = [g.group_id for g in listing.valid]
-    lags: dict[str, int] = {}
-    for group in groups:
-        try:
-            committed = offsets.committed(group, ends)
-        except Exception:  # this group's answer failed; the others still count
-            continue
-        if committed:
-            lags[group] = sum(max(0, ends[tp] - off) for tp, off in committed.items())
-    return lags
+
+    Committed offsets come through a consumer per group
+    (:class:`~mlmesh.kafka.committed.CommittedOffsets`), not the admin API,
+    which can abort the process during a broker failure. With no ``groups``
+    given, every group of the cluster is asked once; one with no offset on
+    ``topics`` has its consumer closed and is asked again only after
+    ``recheck_s``, so a cluster shared with many other groups costs one client
+    per group that reads these topics, not one per group. A measurement
+    stops between groups when ``stop`` is set (shutdown waits for it)."""
+
+    def __init__(self, bootstrap: str, extra: dict[str, str], topics: Iterable[str],
+                 groups: list[str] | None = None, timeout: float = 5.0,
+                 recheck_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.admin = AdminClient({"bootstrap.servers": bootstrap, **extra})
+        self.watcher = Consumer(consumer_config(
+            bootstrap, f"ingest-lag-{uuid.uuid4().hex[:8]}", "ingest-lag", extra=extra))
+        self.offsets = CommittedOffsets(bootstrap, extra, timeout)
+        self.topics = set(topics)
+        self.groups = groups
+        self.timeout = timeout
+        self.recheck_s = recheck_s
+        self.clock = clock
+        self._elsewhere: dict[str, float] = {}  # group -> when it had no offset here
+
+    def ends(self) -> dict[tuple[str, int], int]:
+        md = self.watcher.list_topics(timeout=self.timeout)
+        ends: dict[tuple[str, int], int] = {}
+        for topic in self.topics:
+            tmd = md.topics.get(topic)
+            if tmd is None or tmd.error is not None:
+                continue
+            for p in tmd.partitions:
+                _low, high = self.watcher.get_watermark_offsets(TopicPartition(topic, p),
+                                                                timeout=self.timeout)
+                ends[(topic, p)] = high
+        return ends
+
+    def to_ask(self) -> list[str]:
+        if self.groups is not None:
+            return self.groups
+        listing = self.admin.list_consumer_groups(request_timeout=self.timeout)
+        now = self.clock()
+        return [g.group_id for g in listing.result(self.timeout).valid
+                if now - self._elsewhere.get(g.group_id, -1e18) >= self.recheck_s]
+
+    def __call__(self, stop: threading.Event) -> dict[str, int]:
+        ends = self.ends()
+        lags: dict[str, int] = {}
+        for group in self.to_ask():
+            if stop.is_set():
+                break
+            try:
+                committed = self.offsets.committed(group, ends)
+            except Exception:  # this group's answer failed; the others still count
+                continue
+            if committed:
+                lags[group] = sum(max(0, ends[tp] - off) for tp, off in committed.items())
+            elif self.groups is None:  # a group of other topics: its client goes
+                self._elsewhere[group] = self.clock()
+                self.offsets.forget(group)
+        return lags
+
+    def close(self) -> None:
+        self.offsets.close()
+        self.watcher.close()
 
 
 class LagGate:
-    """Background thread measuring lag; ``refusing`` says whether to refuse."""
+    """Background thread measuring lag; ``refusing`` says whether to refuse.
+    ``measure`` gets the gate's stop event and returns soon after it is set."""
 
-    def __init__(self, measure: Callable[[], dict[str, int]], threshold: int,
+    def __init__(self, measure: Callable[[threading.Event], dict[str, int]], threshold: int,
                  release_ratio: float, interval_s: float) -> None:
         self.measure = measure
         self.threshold = threshold
@@ -78,7 +120,7 @@ class LagGate:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.update(self.measure())
+                self.update(self.measure(self._stop))
             except Exception as exc:
                 log.warning("lag measurement failed", extra={"error": str(exc)})
             self._stop.wait(self.interval_s)
@@ -87,7 +129,11 @@ class LagGate:
         self._thread = threading.Thread(target=self._loop, name="lag-gate", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 20.0) -> bool:
+        """Stop measuring; whether the thread ended within ``timeout`` (one
+        request in flight may take the client's timeout)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(5)
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True

@@ -49,7 +49,17 @@ class CommittedOffsets:
                 out[(tp.topic, tp.partition)] = int(tp.offset)
         return out
 
-    def close(self) -> None:
-        for c in self._consumers.values():
+    @property
+    def groups(self) -> list[str]:
+        """The groups with a consumer open."""
+        return sorted(self._consumers)
+
+    def forget(self, group: str) -> None:
+        """Close ``group``'s consumer (a later question opens another)."""
+        c = self._consumers.pop(group, None)
+        if c is not None:
             c.close()
-        self._consumers.clear()
+
+    def close(self) -> None:
+        while self._consumers:
+            self._consumers.popitem()[1].close()

@@ -6,7 +6,7 @@ from ingest.backpressure import LagGate
 
 
 def test_gate_engages_and_releases_with_hysteresis():
-    gate = LagGate(lambda: {}, threshold=1000, release_ratio=0.8, interval_s=1)
+    gate = LagGate(lambda _stop: {}, threshold=1000, release_ratio=0.8, interval_s=1)
     gate.update({"g": 999})
     assert not gate.refusing
     gate.update({"g": 1001, "h": 3})
