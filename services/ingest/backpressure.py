@@ -33,7 +33,7 @@ class LagMeter:
 
     def __init__(self, bootstrap: str, extra: dict[str, str], topics: Iterable[str],
                  groups: list[str] | None = None, timeout: float = 5.0,
-                 recheck_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 recheck_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.admin = AdminClient({"bootstrap.servers": bootstrap, **extra})
         self.watcher = Consumer(consumer_config(
             bootstrap, f"ingest-lag-{uuid.uuid4().hex[:8]}", "ingest-lag", extra=extra))
