@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,11 @@ def _restore(cluster: KafkaClusterComponent) -> None:
           "all partitions back in sync")
 
 
+def _failed_over(cluster: KafkaClusterComponent, victim: int) -> bool:
+    state = cluster_state(cluster.bootstrap, timeout=2)
+    return victim not in state.brokers and not state.offline
+
+
 def test_declared_topics_are_replicated_three_times(cluster: KafkaClusterComponent) -> None:
     specs = [durable(TopicSpec("rf." + s.name, s.partitions, s.replication_factor, s.config))
              for s in load_topics()]
@@ -77,9 +83,17 @@ def test_leader_killed_then_a_second_broker(cluster: KafkaClusterComponent) -> N
         first = max(leads, key=lambda b: leads[b])  # leads the most partitions
         cluster.node(first).kill()
         t_kill = time.monotonic()
-        time.sleep(8)
-        # one broker down: the other two hold every partition's ISR, writes go on
-        assert writer.acked_between(t_kill + 4, time.monotonic()) > 0
+        # one broker down: once it is fenced (broker.session.timeout.ms, 5 s) the
+        # other two hold every partition's ISR and writes go on. How long the
+        # acknowledgements pause is a figure (bench.kafka_failover: 6.9 s on a
+        # quiet machine, over 8 s on a loaded CI runner), not a check here.
+        wait_for(lambda: _failed_over(cluster, first), 60,
+                 f"broker {first} fenced and every partition led again")
+        t_moved = time.monotonic()
+        wait_for(lambda: writer.acked_between(t_moved, time.monotonic()) > 0, 30,
+                 "writes acknowledged with one broker down")
+        sys.stderr.write(f"failed over and acknowledging {time.monotonic() - t_kill:.1f} s"
+                         " after the kill\n")
         second = next(b for b in (1, 2, 3) if b != first)
         cluster.node(second).kill()
         time.sleep(3)  # what was in flight settles
