@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from mlmesh.kafka.committed import CommittedOffsets
+from mlmesh.kafka.committed import CommittedOffsets, GroupScan
 from mlmesh.kafka.config import consumer_config
 
 log = logging.getLogger(__name__)
@@ -25,25 +25,25 @@ class LagMeter:
     Committed offsets come through a consumer per group
     (:class:`~mlmesh.kafka.committed.CommittedOffsets`), not the admin API,
     which can abort the process during a broker failure. With no ``groups``
-    given, every group of the cluster is asked once; one with no offset on
-    ``topics`` has its consumer closed and is asked again only after
-    ``recheck_s``, so a cluster shared with many other groups costs one client
-    per group that reads these topics, not one per group. A measurement
-    stops between groups when ``stop`` is set (shutdown waits for it)."""
+    given, the cluster's groups are scanned (:class:`~mlmesh.kafka.committed.GroupScan`):
+    one with no offset on ``topics`` has its consumer closed and is asked
+    again only after ``recheck_s``, so a cluster shared with many other groups
+    costs one client per group that reads these topics, at most ``limit``. A
+    measurement stops between groups when ``stop`` is set (shutdown waits for it)."""
 
     def __init__(self, bootstrap: str, extra: dict[str, str], topics: Iterable[str],
                  groups: list[str] | None = None, timeout: float = 5.0,
-                 recheck_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.admin = AdminClient({"bootstrap.servers": bootstrap, **extra})
+                 recheck_s: float = 60.0, limit: int = 200,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.watcher = Consumer(consumer_config(
             bootstrap, f"ingest-lag-{uuid.uuid4().hex[:8]}", "ingest-lag", extra=extra))
         self.offsets = CommittedOffsets(bootstrap, extra, timeout)
+        self.admin = AdminClient({"bootstrap.servers": bootstrap, **extra})
+        self.scan = GroupScan(self.admin, self.offsets, limit=limit, recheck_s=recheck_s,
+                              timeout=timeout, clock=clock)
         self.topics = set(topics)
         self.groups = groups
         self.timeout = timeout
-        self.recheck_s = recheck_s
-        self.clock = clock
-        self._elsewhere: dict[str, float] = {}  # group -> when it had no offset here
 
     def ends(self) -> dict[tuple[str, int], int]:
         md = self.watcher.list_topics(timeout=self.timeout)
@@ -59,12 +59,7 @@ class LagMeter:
         return ends
 
     def to_ask(self) -> list[str]:
-        if self.groups is not None:
-            return self.groups
-        listing = self.admin.list_consumer_groups(request_timeout=self.timeout)
-        now = self.clock()
-        return [g.group_id for g in listing.result(self.timeout).valid
-                if now - self._elsewhere.get(g.group_id, -1e18) >= self.recheck_s]
+        return self.groups if self.groups is not None else self.scan()
 
     def __call__(self, stop: threading.Event) -> dict[str, int]:
         ends = self.ends()
@@ -79,8 +74,7 @@ class LagMeter:
             if committed:
                 lags[group] = sum(max(0, ends[tp] - off) for tp, off in committed.items())
             elif self.groups is None:  # a group of other topics: its client goes
-                self._elsewhere[group] = self.clock()
-                self.offsets.forget(group)
+                self.scan.idle(group)
         return lags
 
     def close(self) -> None:

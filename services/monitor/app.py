@@ -88,7 +88,8 @@ def build_app(settings: Settings) -> tuple[faust.App, Monitor]:
     compute = TritonCompute(s.triton_url, s.triton_model,
                             keep_s=s.retention_s) if s.triton_url else None
     evaluator = Evaluator(mon, compute)
-    probe = LagProbe(s.kafka_bootstrap, s.kafka_extra())
+    probe = LagProbe(s.kafka_bootstrap, s.kafka_extra(), groups=s.lag_groups.split(","),
+                     max_groups=s.lag_max_groups)
     rt = mon.runtime
 
     if compute is not None:

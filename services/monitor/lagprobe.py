@@ -1,15 +1,16 @@
-"""Consumer lag of every consumer group (committed offsets vs log-end
-offsets). Blocking: run it in an executor."""
+"""Consumer lag of the cluster's consumer groups (committed offsets vs
+log-end offsets). Blocking: run it in an executor."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from mlmesh.kafka.committed import CommittedOffsets
+from mlmesh.kafka.committed import CommittedOffsets, GroupScan
 from monitor.metrics.lag import PartitionLag, TopicPart, compute_lag
 
 log = logging.getLogger(__name__)
@@ -19,21 +20,28 @@ class LagProbe:
     """Committed offsets through a consumer per group and end offsets from
     the partitions' watermarks: the admin API's group-offset and list-offsets
     requests can abort the process when a broker dies mid-request
-    (:mod:`mlmesh.kafka.committed`). Listing the groups stays on the admin API."""
+    (:mod:`mlmesh.kafka.committed`). Listing the groups stays on the admin API.
+
+    The groups asked are those matching ``groups`` (fnmatch patterns; none:
+    every group), at most ``max_groups``; one with no committed offset has its
+    client closed and is asked again after ``recheck_s``
+    (:class:`~mlmesh.kafka.committed.GroupScan`), so a cluster shared with
+    other applications costs a bounded number of clients."""
 
     def __init__(self, bootstrap: str, extra: dict[str, str] | None = None,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, groups: Sequence[str] = (), max_groups: int = 200,
+                 recheck_s: float = 60.0) -> None:
         conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "log_level": 3}
         conf.update(extra or {})
         self.admin = AdminClient(conf)
         self.meta = Consumer({**conf, "group.id": "mlmesh-monitor-lagprobe",
                               "enable.auto.commit": False})
         self.offsets = CommittedOffsets(bootstrap, extra, timeout)
+        self.scan = GroupScan(self.admin, self.offsets, groups, max_groups, recheck_s, timeout)
         self.timeout = timeout
 
     def groups(self) -> list[str]:
-        res = self.admin.list_consumer_groups(request_timeout=self.timeout).result()
-        return sorted(g.group_id for g in res.valid)
+        return self.scan()
 
     def partitions(self) -> list[TopicPart]:
         md = self.meta.list_topics(timeout=self.timeout)
@@ -59,7 +67,18 @@ class LagProbe:
 
     def fetch(self) -> list[PartitionLag]:
         parts = self.partitions()
-        committed = {g: self.committed(g, parts) for g in self.groups()}
+        committed: dict[str, dict[TopicPart, int]] = {}
+        for group in self.groups():
+            try:
+                offsets = self.committed(group, parts)
+            except KafkaException as exc:  # this group's answer failed; the others count
+                log.warning("committed offsets unavailable", extra={"group": group,
+                                                                    "error": str(exc)})
+                continue
+            if offsets:
+                committed[group] = offsets
+            else:
+                self.scan.idle(group)
         held = {tp for offsets in committed.values() for tp in offsets}
         return compute_lag(committed, self.end_offsets(held))
 

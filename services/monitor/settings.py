@@ -34,6 +34,9 @@ class Settings(MeshSettings):
     summary_range_s: float = field(300.0, "history the dashboard/summary covers, seconds")
     eval_interval_s: float = field(1.0, "rule evaluation / summary period")
     lag_interval_s: float = field(5.0, "consumer-lag probe period")
+    lag_groups: str = field("", "consumer groups whose lag is watched (comma list of names "
+                                "or fnmatch patterns such as 'mlmesh-*'; empty = every group)")
+    lag_max_groups: int = field(200, "most consumer groups asked per probe (one client each)")
     alerts_file: Path = field(_default_alerts_file(), "alert rules (YAML)")
     price_cpu_hour: float = field(0.048, "price of one CPU hour")
     price_gpu_hour: float = field(2.50, "price of one GPU hour")

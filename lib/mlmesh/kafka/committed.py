@@ -13,10 +13,16 @@ times out with an error instead. One such consumer per group is kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import fnmatch
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+log = logging.getLogger(__name__)
 
 TopicPart = tuple[str, int]
 
@@ -63,3 +69,54 @@ class CommittedOffsets:
     def close(self) -> None:
         while self._consumers:
             self._consumers.popitem()[1].close()
+
+
+class GroupScan:
+    """Which of a cluster's consumer groups to ask, bounded on a cluster shared
+    with other applications: the listed groups matching ``patterns`` (fnmatch;
+    none: every group), less those found idle (no committed offset where
+    asked) in the last ``recheck_s``, at most ``limit`` of them (the groups
+    already held first, then by name; the rest are logged). A group no longer
+    listed, or found idle, has its consumer in ``offsets`` closed."""
+
+    def __init__(self, admin: AdminClient, offsets: CommittedOffsets,
+                 patterns: Sequence[str] = (), limit: int = 200, recheck_s: float = 60.0,
+                 timeout: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.admin = admin
+        self.offsets = offsets
+        self.patterns = [p.strip() for p in patterns if p.strip()]
+        self.limit = limit
+        self.recheck_s = recheck_s
+        self.timeout = timeout
+        self.clock = clock
+        self.left_out = 0  # due groups over ``limit`` at the last scan
+        self._idle: dict[str, float] = {}  # group -> when it was found idle
+
+    def wanted(self, group: str) -> bool:
+        return not self.patterns or any(fnmatch.fnmatchcase(group, p) for p in self.patterns)
+
+    def __call__(self) -> list[str]:
+        listing = self.admin.list_consumer_groups(request_timeout=self.timeout)
+        listed = {g.group_id for g in listing.result(self.timeout).valid
+                  if self.wanted(g.group_id)}
+        for gone in set(self.offsets.groups) - listed:
+            self.offsets.forget(gone)
+        for gone in set(self._idle) - listed:
+            del self._idle[gone]
+        now = self.clock()
+        held = set(self.offsets.groups)
+        due = sorted((g for g in listed
+                      if now - self._idle.get(g, -float("inf")) >= self.recheck_s),
+                     key=lambda g: (g not in held, g))
+        left_out = max(0, len(due) - self.limit)
+        if left_out and left_out != self.left_out:
+            log.warning("more consumer groups than the limit: some are not asked",
+                        extra={"due": len(due), "limit": self.limit,
+                               "first_left_out": due[self.limit]})
+        self.left_out = left_out
+        return due[:self.limit]
+
+    def idle(self, group: str) -> None:
+        """``group`` had no offset where asked: close its client for ``recheck_s``."""
+        self._idle[group] = self.clock()
+        self.offsets.forget(group)
