@@ -88,8 +88,10 @@ def build_app(settings: Settings) -> tuple[faust.App, Monitor]:
     compute = TritonCompute(s.triton_url, s.triton_model,
                             keep_s=s.retention_s) if s.triton_url else None
     evaluator = Evaluator(mon, compute)
+    # a group with no committed offset yet (just started) is asked again after
+    # three probes, its client closed meanwhile
     probe = LagProbe(s.kafka_bootstrap, s.kafka_extra(), groups=s.lag_groups.split(","),
-                     max_groups=s.lag_max_groups)
+                     max_groups=s.lag_max_groups, recheck_s=3 * s.lag_interval_s)
     rt = mon.runtime
 
     if compute is not None:

@@ -30,7 +30,7 @@ class LagProbe:
 
     def __init__(self, bootstrap: str, extra: dict[str, str] | None = None,
                  timeout: float = 10.0, groups: Sequence[str] = (), max_groups: int = 200,
-                 recheck_s: float = 60.0) -> None:
+                 recheck_s: float = 15.0) -> None:
         conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "log_level": 3}
         conf.update(extra or {})
         self.admin = AdminClient(conf)

@@ -43,7 +43,7 @@ def test_induced_lag_raises_then_resolves(monitor_factory: Any, tmp_path: Path) 
                 got += 1
         consumer.commit(asynchronous=False)  # ... and never again
         mon.wait_for(lambda s: any(x["labels"]["group"] == group
-                                   for x in s["samples"].get("consumer_lag", [])), 30, "lag")
+                                   for x in s["samples"].get("consumer_lag", [])), 60, "lag")
         watched = {x["labels"]["group"] for x in mon.summary()["samples"]["consumer_lag"]}
         assert all(g.startswith("slow-consumer-") for g in watched), watched
         assert not any(a["rule"].startswith("consumer_lag") for a in mon.summary()["alerts"])
