@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import write
-from mlmesh.chaos.drain import end_offsets, group_lags
+from mlmesh.chaos.drain import end_offsets, group_lags, lag_scan
 from mlmesh.chaos.load import IngestSender, Prober
 from mlmesh.chaos.procs import NotRunning, ProcessControl
 from mlmesh.chaos.stackenv import ChaosStack, Ports, free_base
@@ -55,6 +55,7 @@ class Sampler:
         self.every_s = every_s
         self.pc = ProcessControl(stack.run_dir)
         self.admin = AdminClient({"bootstrap.servers": stack.bootstrap, "log_level": 3})
+        self.scan = lag_scan(stack.bootstrap, self.admin)
         self.samples: list[dict[str, Any]] = []
         self.pids = {n: self.pc.pid(n) for n in stack.names()}
         self.deaths: list[str] = []
@@ -68,6 +69,8 @@ class Sampler:
     def close(self) -> None:
         self.stop.set()
         self._thread.join(30)
+        if not self._thread.is_alive():
+            self.scan.offsets.close()
 
     def _run(self) -> None:
         while not self.stop.wait(self.every_s):
@@ -85,8 +88,8 @@ class Sampler:
                 self.deaths.append(f"{name} (pid {pid})")
         try:
             ends = end_offsets(self.admin, (*TOPICS, *DLQS))
-            s["lag"] = group_lags(self.admin, {k: v for k, v in ends.items()
-                                               if k[0] in TOPICS})
+            s["lag"] = group_lags(self.scan, {k: v for k, v in ends.items()
+                                              if k[0] in TOPICS})
             s["dead_letters"] = sum(v for (t, _), v in ends.items() if t in DLQS)
         except Exception as exc:  # recorded: the broker not answering is an error too
             s["error"] = repr(exc)

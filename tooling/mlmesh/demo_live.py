@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlmesh.chaos.drain import TOPICS, end_offsets, group_lags
+from mlmesh.chaos.drain import TOPICS, end_offsets, group_lags, lag_scan
 
 WATCHED = {"features": "features-job", "embedder": "embedder"}
 
@@ -29,20 +29,18 @@ class LiveStatus(threading.Thread):
     def run(self) -> None:
         from confluent_kafka.admin import AdminClient
 
-        from mlmesh.kafka.committed import CommittedOffsets
-
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 3})
-        offsets = CommittedOffsets(self.bootstrap)
+        scan = lag_scan(self.bootstrap, admin)
         try:
-            self._watch(admin, offsets)
+            self._watch(admin, scan)
         finally:
-            offsets.close()
+            scan.offsets.close()
 
-    def _watch(self, admin: Any, offsets: Any) -> None:
+    def _watch(self, admin: Any, scan: Any) -> None:
         while not self.stop.wait(self.interval_s):
             try:
                 ends = end_offsets(admin, TOPICS)
-                lags = group_lags(admin, ends, offsets)
+                lags = group_lags(scan, ends)
             except Exception:  # a slow broker: keep the last figures
                 continue
             written = sum(v for (t, _), v in ends.items() if t == "embeddings_written")

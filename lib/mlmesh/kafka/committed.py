@@ -74,17 +74,19 @@ class CommittedOffsets:
 class GroupScan:
     """Which of a cluster's consumer groups to ask, bounded on a cluster shared
     with other applications: the listed groups matching ``patterns`` (fnmatch;
-    none: every group), less those found idle (no committed offset where
+    none: every group) and none of ``exclude``, less those found idle (no committed offset where
     asked) in the last ``recheck_s``, at most ``limit`` of them (the groups
     already held first, then by name; the rest are logged). A group no longer
     listed, or found idle, has its consumer in ``offsets`` closed."""
 
     def __init__(self, admin: AdminClient, offsets: CommittedOffsets,
                  patterns: Sequence[str] = (), limit: int = 200, recheck_s: float = 60.0,
-                 timeout: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 timeout: float = 5.0, clock: Callable[[], float] = time.monotonic,
+                 exclude: Sequence[str] = ()) -> None:
         self.admin = admin
         self.offsets = offsets
         self.patterns = [p.strip() for p in patterns if p.strip()]
+        self.exclude = [p.strip() for p in exclude if p.strip()]
         self.limit = limit
         self.recheck_s = recheck_s
         self.timeout = timeout
@@ -93,6 +95,8 @@ class GroupScan:
         self._idle: dict[str, float] = {}  # group -> when it was found idle
 
     def wanted(self, group: str) -> bool:
+        if any(fnmatch.fnmatchcase(group, p) for p in self.exclude):
+            return False
         return not self.patterns or any(fnmatch.fnmatchcase(group, p) for p in self.patterns)
 
     def __call__(self) -> list[str]:

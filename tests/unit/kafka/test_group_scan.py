@@ -75,3 +75,11 @@ def test_a_group_gone_from_the_listing_loses_its_client() -> None:
     admin.listed = []
     assert s() == [] and offsets.groups == []
     assert s._idle == {}  # nothing kept for groups that are gone
+
+
+def test_exclusions_win_over_patterns() -> None:
+    s, *_ = scan(["chaos-x", "ingest-lag-1", "embedder", "mlmesh-monitor"],
+                 exclude=["chaos-*", "ingest-lag-*"])
+    assert s() == ["embedder", "mlmesh-monitor"]
+    s.patterns = ["*"]
+    assert s() == ["embedder", "mlmesh-monitor"]

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from mlmesh.kafka.committed import CommittedOffsets
+from mlmesh.kafka.committed import CommittedOffsets, GroupScan
 
 log = logging.getLogger(__name__)
 TOPICS = ("user_events", "documents", "labels", "feature_updates", "embeddings_written",
           "predictions", "alerts")
-IGNORED_GROUPS = ("chaos-", "ingest-lag-", "consume-all-")
+IGNORED_GROUPS = ("chaos-*", "ingest-lag-*", "consume-all-*")
 # A gap this small between a group's committed offset and a partition's end
 # is read to count records, not offsets: transaction markers take offsets no
 # consumer commits past, and a features job restarted on the cluster profile
@@ -36,30 +36,37 @@ def end_offsets(admin: AdminClient, topics: Sequence[str]) -> dict[tuple[str, in
             for tp, f in admin.list_offsets(req, request_timeout=10).items()}
 
 
-def group_lags(admin: AdminClient, ends: dict[tuple[str, int], int],
-               offsets: CommittedOffsets, bootstrap: str | None = None) -> dict[str, int]:
+def lag_scan(bootstrap: str, admin: AdminClient) -> GroupScan:
+    """The consumer groups the drain and the live line watch: every group
+    but the probes' own, a client each while it has offsets on the mesh's
+    topics (a group without, asked again after 5 s). Close ``.offsets`` after."""
+    return GroupScan(admin, CommittedOffsets(bootstrap), exclude=IGNORED_GROUPS,
+                     recheck_s=5.0, timeout=10.0)
+
+
+def group_lags(scan: GroupScan, ends: dict[tuple[str, int], int],
+               bootstrap: str | None = None) -> dict[str, int]:
     """Lag per consumer group over the mesh's topics (only partitions it
     committed). With ``bootstrap``, a partition's offsets behind the end are
     read (read_committed) and only *records* count: a transactional topic ends
     with a commit marker that no consumer ever commits past. Committed
-    offsets come through ``offsets`` (a consumer per group): the admin
+    offsets come through a consumer per group (``scan.offsets``): the admin
     client's ListConsumerGroupOffsets crashed the chaos driver with SIGSEGV
     inside librdkafka (``rd_kafka_cgrp_op`` from ``rd_kafka_handle_OffsetFetch``,
     the family of librdkafka #3663/#4605) after broker faults."""
-    groups = [g.group_id for g in admin.list_consumer_groups(request_timeout=10)
-              .result().valid if not g.group_id.startswith(IGNORED_GROUPS)]
     lags: dict[str, int] = {}
-    for gid in groups:
+    for gid in scan():
+        committed = scan.offsets.committed(gid, list(ends))
+        if not committed:
+            scan.idle(gid)
+            continue
         lag = 0
-        seen = False
-        for (topic, part), committed in offsets.committed(gid, list(ends)).items():
-            seen = True
-            behind = max(0, ends[(topic, part)] - committed)
+        for (topic, part), offset in committed.items():
+            behind = max(0, ends[(topic, part)] - offset)
             if behind and bootstrap is not None and behind <= MARKER_GAP:
-                behind = records_between(bootstrap, topic, part, committed)
+                behind = records_between(bootstrap, topic, part, offset)
             lag += behind
-        if seen:
-            lags[gid] = lag
+        lags[gid] = lag
     return lags
 
 
@@ -91,12 +98,12 @@ def wait_caught_up(bootstrap: str, groups: Sequence[str], timeout: float = 120.0
     """Block until each of ``groups`` has committed up to the end of what it
     reads (or ``timeout``); the seconds it took."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    offsets = CommittedOffsets(bootstrap)
+    scan = lag_scan(bootstrap, admin)
     t0 = time.monotonic()
     try:
         while time.monotonic() - t0 < timeout:
             try:
-                lags = group_lags(admin, end_offsets(admin, TOPICS), offsets, bootstrap)
+                lags = group_lags(scan, end_offsets(admin, TOPICS), bootstrap)
             except Exception as exc:  # a broker still recovering: try again
                 log.info("lag probe failed", extra={"error": repr(exc)})
                 lags = {}
@@ -104,7 +111,7 @@ def wait_caught_up(bootstrap: str, groups: Sequence[str], timeout: float = 120.0
                 break
             time.sleep(0.5)
     finally:
-        offsets.close()
+        scan.offsets.close()
     return round(time.monotonic() - t0, 1)
 
 
@@ -114,7 +121,7 @@ def wait_drained(bootstrap: str, timeout: float = 600.0, quiet_s: float = 15.0,
     """Block until drained or ``timeout``; what was seen last. The lags of
     ``ignore_groups`` are reported, not waited for."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    offsets = CommittedOffsets(bootstrap)
+    scan = lag_scan(bootstrap, admin)
     deadline = time.monotonic() + timeout
     t0 = time.monotonic()
     last_ends: dict[tuple[str, int], int] = {}
@@ -124,7 +131,7 @@ def wait_drained(bootstrap: str, timeout: float = 600.0, quiet_s: float = 15.0,
         while time.monotonic() < deadline:
             try:
                 ends = end_offsets(admin, TOPICS)
-                lags = group_lags(admin, ends, offsets, bootstrap)
+                lags = group_lags(scan, ends, bootstrap)
             except Exception as exc:  # a broker still recovering: try again
                 log.info("drain probe failed", extra={"error": repr(exc)})
                 time.sleep(2)
@@ -139,5 +146,5 @@ def wait_drained(bootstrap: str, timeout: float = 600.0, quiet_s: float = 15.0,
                         "lags": lags}
             time.sleep(1.0)
     finally:
-        offsets.close()
+        scan.offsets.close()
     return {"drained": False, "seconds": round(time.monotonic() - t0, 1), "lags": lags}
