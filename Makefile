@@ -115,7 +115,7 @@ lint: $(VENV)/.stamp ## ruff
 
 typecheck: $(VENV)/.stamp ## mypy
 	$(VENV)/bin/mypy lib/mlmesh tooling/mlmesh services/ingest services/embedder services/inference \
-	  services/monitor
+	  services/monitor bench
 
 check: protos-check lint typecheck check-wheels deploy-static ## every static check
 

@@ -156,8 +156,8 @@ def ladder(texts: list[str], seconds: float) -> list[dict[str, Any]]:
                       models / "model_int8.onnx",
                   "dynamic_int8_all": _variant(models / "model.onnx",
                                                Path(tmp) / "dyn.onnx", "dynamic_all")}
-        embeds = {k: OnnxEmbedder(models, threads=1, graph=str(p)).embed
-                  for k, p in graphs.items()}
+        embeds: dict[str, Embed] = {k: OnnxEmbedder(models, threads=1, graph=str(p)).embed
+                                    for k, p in graphs.items()}
         speed = alternate(embeds, texts, seconds, 2)
         ref = embeds["fp32"](texts)
         for name, embed in embeds.items():

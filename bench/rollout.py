@@ -94,9 +94,10 @@ def _first(kafka: str, topic: str, since_ms: int, match: Any, count: int = 1,
     try:
         while time.monotonic() < deadline:
             for msg in c.consume(500, 0.2):
-                if msg.error():
+                value = msg.value()
+                if msg.error() or value is None:
                     continue
-                rec = prediction_made_pb2.PredictionMade.FromString(msg.value())
+                rec = prediction_made_pb2.PredictionMade.FromString(value)
                 if match(rec):
                     seen.append(msg.timestamp()[1])
             if len(seen) >= count:
