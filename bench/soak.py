@@ -70,7 +70,7 @@ class Sampler:
         self.stop.set()
         self._thread.join(30)
         if not self._thread.is_alive():
-            self.scan.offsets.close()
+            self.scan.close()
 
     def _run(self) -> None:
         while not self.stop.wait(self.every_s):

@@ -34,7 +34,7 @@ class LiveStatus(threading.Thread):
         try:
             self._watch(admin, scan)
         finally:
-            scan.offsets.close()
+            scan.close()
 
     def _watch(self, admin: Any, scan: Any) -> None:
         while not self.stop.wait(self.interval_s):

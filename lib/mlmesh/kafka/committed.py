@@ -124,3 +124,7 @@ class GroupScan:
         """``group`` had no offset where asked: close its client for ``recheck_s``."""
         self._idle[group] = self.clock()
         self.offsets.forget(group)
+
+    def close(self) -> None:
+        """Close every group client (once nothing measures any more)."""
+        self.offsets.close()

@@ -39,7 +39,7 @@ def end_offsets(admin: AdminClient, topics: Sequence[str]) -> dict[tuple[str, in
 def lag_scan(bootstrap: str, admin: AdminClient) -> GroupScan:
     """The consumer groups the drain and the live line watch: every group
     but the probes' own, a client each while it has offsets on the mesh's
-    topics (a group without, asked again after 5 s). Close ``.offsets`` after."""
+    topics (a group without, asked again after 5 s). Close it after."""
     return GroupScan(admin, CommittedOffsets(bootstrap), exclude=IGNORED_GROUPS,
                      recheck_s=5.0, timeout=10.0)
 
@@ -111,7 +111,7 @@ def wait_caught_up(bootstrap: str, groups: Sequence[str], timeout: float = 120.0
                 break
             time.sleep(0.5)
     finally:
-        scan.offsets.close()
+        scan.close()
     return round(time.monotonic() - t0, 1)
 
 
@@ -146,5 +146,5 @@ def wait_drained(bootstrap: str, timeout: float = 600.0, quiet_s: float = 15.0,
                         "lags": lags}
             time.sleep(1.0)
     finally:
-        scan.offsets.close()
+        scan.close()
     return {"drained": False, "seconds": round(time.monotonic() - t0, 1), "lags": lags}
