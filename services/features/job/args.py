@@ -50,8 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--idle-timeout-ms", type=int, default=cfg.idle_timeout_ms,
       help="a partition idle this long drops out of the watermark (0: never). Default: "
            "10 s with tiles (the watermark only judges the 25 h retention, emission "
-           "never waits for it); 0 with windows, where an idle partition's later "
-           "records could be judged late")
+           "never waits for it); 0 with windows, where an idle partition's first "
+           "records after a lull can reach a window the other partitions moved on, "
+           "which drops them silently")
     a("--session-gap-s", type=int, default=cfg.session_gap_s)
     a("--dedup-ttl-h", type=int, default=cfg.dedup_ttl_h)
     a("--parallelism", type=int, default=cfg.parallelism)

@@ -47,10 +47,16 @@ def features_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         send(p, topics, [("events", "", b"\xff\x01not-a-protobuf", stream.base),
                          ("events", "user-0", event_bytes(Ev("bad-user", "", stream.base, 1, 1.0)),
                           stream.base)])
-        mark = stream.base + 15 * 60_000  # wait until the watermark is provably past it
-        wait_for(lambda: any(k[2] >= mark and k[1] == "user_activity_5m" for k, _ in
-                             as_results(feature_updates(kafka_bootstrap, topics.out))),
-                 180, "windows past base+15min")
+        # both watermarks provably past the late records' 1-minute slice
+        # (base+2min): a window of each topic ending at base+5min or later
+        mark = stream.base + 5 * 60_000
+
+        def past_mark() -> bool:
+            views = {k[1] for k, _ in as_results(feature_updates(kafka_bootstrap, topics.out))
+                     if k[2] >= mark}
+            return {"user_activity_5m", "user_documents_1h"} <= views
+
+        wait_for(past_mark, 180, "windows of events and documents past base+5min")
         late = Ev("late-1", "user-0", stream.base + 2 * 60_000, 4, 999.0)
         late_doc = Ev("late-doc-1", "user-0", stream.base + 2 * 60_000, 0, 0.0)
         send(p, topics, [("events", late.user_id, event_bytes(late), late.ts),

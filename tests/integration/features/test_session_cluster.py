@@ -18,6 +18,7 @@ from features_scenario import (
     all_results,
     assert_exact,
     build_stream,
+    dead_letters,
     first_half_committed,
     job_args,
     producer,
@@ -55,6 +56,7 @@ def test_taskmanager_sigkill_restarts_the_job_exactly_once(kafka_bootstrap: str,
                                 stream.final_watermark)
         observed = all_results(kafka_bootstrap, topics, expected, "all results after the kill")
         whole = comp.cluster_view()
+        dead = dead_letters(kafka_bootstrap, topics.events + ".dlq")
     finally:
         comp.stop()
     assert view["taskmanagers"] == {"features-taskmanager-1": "1/2 slots used",
@@ -64,4 +66,4 @@ def test_taskmanager_sigkill_restarts_the_job_exactly_once(kafka_bootstrap: str,
     assert whole["taskmanagers"][victim] == "0/2 slots used"
     assert not comp.status().running
     assert before > 0
-    assert_exact(observed, expected)
+    assert_exact(observed, expected, dead)
