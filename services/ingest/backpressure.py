@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from mlmesh.kafka.committed import CommittedOffsets, GroupScan
@@ -58,23 +58,15 @@ class LagMeter:
                 ends[(topic, p)] = high
         return ends
 
-    def to_ask(self) -> list[str]:
-        return self.groups if self.groups is not None else self.scan()
-
     def __call__(self, stop: threading.Event) -> dict[str, int]:
         ends = self.ends()
         lags: dict[str, int] = {}
-        for group in self.to_ask():
-            if stop.is_set():
-                break
-            try:
-                committed = self.offsets.committed(group, ends)
-            except Exception:  # this group's answer failed; the others still count
+        for group, got in self.scan.answers(ends, self.groups, stop):
+            if isinstance(got, KafkaException):  # this group's answer failed; the others count
+                log.debug("committed offsets unavailable", extra={"group": group,
+                                                                  "error": str(got)})
                 continue
-            if committed:
-                lags[group] = sum(max(0, ends[tp] - off) for tp, off in committed.items())
-            elif self.groups is None:  # a group of other topics: its client goes
-                self.scan.idle(group)
+            lags[group] = sum(max(0, ends[tp] - off) for tp, off in got.items())
         return lags
 
     def close(self) -> None:

@@ -40,9 +40,6 @@ class LagProbe:
         self.scan = GroupScan(self.admin, self.offsets, groups, max_groups, recheck_s, timeout)
         self.timeout = timeout
 
-    def groups(self) -> list[str]:
-        return self.scan()
-
     def partitions(self) -> list[TopicPart]:
         md = self.meta.list_topics(timeout=self.timeout)
         return sorted((t, p) for t, tmd in md.topics.items()
@@ -68,17 +65,12 @@ class LagProbe:
     def fetch(self) -> list[PartitionLag]:
         parts = self.partitions()
         committed: dict[str, dict[TopicPart, int]] = {}
-        for group in self.groups():
-            try:
-                offsets = self.committed(group, parts)
-            except KafkaException as exc:  # this group's answer failed; the others count
+        for group, got in self.scan.answers(parts):
+            if isinstance(got, KafkaException):  # this group's answer failed; the others count
                 log.warning("committed offsets unavailable", extra={"group": group,
-                                                                    "error": str(exc)})
-                continue
-            if offsets:
-                committed[group] = offsets
+                                                                    "error": str(got)})
             else:
-                self.scan.idle(group)
+                committed[group] = got
         held = {tp for offsets in committed.values() for tp in offsets}
         return compute_lag(committed, self.end_offsets(held))
 

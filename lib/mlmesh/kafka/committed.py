@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger(__name__)
 
 TopicPart = tuple[str, int]
+Answer = dict[TopicPart, int] | KafkaException  # a group's offsets, or why it gave none
 
 
 class CommittedOffsets:
@@ -119,6 +121,29 @@ class GroupScan:
                                "first_left_out": due[self.limit]})
         self.left_out = left_out
         return due[:self.limit]
+
+    def answers(self, parts: Iterable[TopicPart], named: Sequence[str] | None = None,
+                stop: threading.Event | None = None) -> Iterator[tuple[str, Answer]]:
+        """Each group's committed offsets on ``parts``: the groups this scan
+        picks, or the ``named`` ones. A group with none is left out (a picked
+        one is marked :meth:`idle`). A group whose answer failed comes with its
+        exception, and the caller decides: skip it (a gate, a monitor: the
+        other groups still count) or fail the whole probe (a drain, which must
+        not call a group caught up unasked). Stops between groups once
+        ``stop`` is set."""
+        parts = list(parts)
+        for group in (self() if named is None else named):
+            if stop is not None and stop.is_set():
+                return
+            try:
+                got = self.offsets.committed(group, parts)
+            except KafkaException as exc:
+                yield group, exc
+                continue
+            if got:
+                yield group, got
+            elif named is None:
+                self.idle(group)
 
     def idle(self, group: str) -> None:
         """``group`` had no offset where asked: close its client for ``recheck_s``."""

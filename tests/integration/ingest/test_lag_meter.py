@@ -41,10 +41,10 @@ def test_clients_only_for_groups_of_its_topics_and_a_stop_between_groups(
     try:
         assert meter(threading.Event()) == {mine: 3}
         assert meter.offsets.groups == [mine]  # the others' clients are closed
-        asked = meter.to_ask()
+        asked = meter.scan()
         assert mine in asked and not set(others) & set(asked)
         now[0] += meter.scan.recheck_s  # after recheck_s every group is asked again
-        assert set(others) <= set(meter.to_ask())
+        assert set(others) <= set(meter.scan())
 
         stopped = threading.Event()
         stopped.set()

@@ -2,14 +2,17 @@
 patterns filter, the cap (groups already held first), idle groups asked again
 after ``recheck_s``, and a group that disappears from the listing losing its
 client. (Real brokers: tests/integration/ingest/test_lag_meter.py and
-tests/integration/monitor/test_lag_probe_groups.py.)"""
+tests/integration/monitor/test_lag_alert.py.)"""
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 from typing import Any, cast
 
-from mlmesh.kafka.committed import CommittedOffsets, GroupScan
+from confluent_kafka import KafkaError, KafkaException
+
+from mlmesh.kafka.committed import CommittedOffsets, GroupScan, TopicPart
 
 
 class FakeAdmin:
@@ -24,6 +27,14 @@ class FakeAdmin:
 class FakeOffsets:
     def __init__(self) -> None:
         self.open: set[str] = set()
+        self.answers: dict[str, dict[TopicPart, int] | KafkaException] = {}
+
+    def committed(self, group: str, parts: list[TopicPart]) -> dict[TopicPart, int]:
+        self.open.add(group)
+        got = self.answers.get(group, {})
+        if isinstance(got, KafkaException):
+            raise got
+        return {tp: off for tp, off in got.items() if tp in parts}
 
     @property
     def groups(self) -> list[str]:
@@ -83,3 +94,31 @@ def test_exclusions_win_over_patterns() -> None:
     assert s() == ["embedder", "mlmesh-monitor"]
     s.patterns = ["*"]
     assert s() == ["embedder", "mlmesh-monitor"]
+
+
+def test_answers_leave_idle_groups_out_and_hand_failures_to_the_caller() -> None:
+    s, _admin, offsets, _now = scan(["busy", "broken", "quiet"], recheck_s=60)
+    failure = KafkaException(KafkaError(KafkaError._TIMED_OUT))
+    offsets.answers = {"busy": {("t", 0): 5, ("other", 0): 1}, "broken": failure}
+    got = dict(s.answers([("t", 0), ("t", 1)]))
+    assert got == {"broken": failure, "busy": {("t", 0): 5}}
+    assert s() == ["broken", "busy"]  # "quiet" had no offsets there: idle for recheck_s
+    assert "quiet" not in offsets.groups
+
+
+def test_named_groups_are_asked_as_named_and_never_marked_idle() -> None:
+    s, _admin, offsets, _now = scan(["listed"])
+    offsets.answers = {"named": {("t", 0): 1}}
+    assert dict(s.answers([("t", 0)], named=["named", "none-yet"])) == {"named": {("t", 0): 1}}
+    assert s._idle == {}
+
+
+def test_answers_stop_between_groups() -> None:
+    s, _admin, offsets, _now = scan(["a", "b"])
+    offsets.answers = {"a": {("t", 0): 1}, "b": {("t", 0): 2}}
+    stop = threading.Event()
+    seen = []
+    for group, _got in s.answers([("t", 0)], stop=stop):
+        seen.append(group)
+        stop.set()
+    assert seen == ["a"]

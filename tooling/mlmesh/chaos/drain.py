@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from mlmesh.kafka.committed import CommittedOffsets, GroupScan
@@ -55,11 +55,9 @@ def group_lags(scan: GroupScan, ends: dict[tuple[str, int], int],
     inside librdkafka (``rd_kafka_cgrp_op`` from ``rd_kafka_handle_OffsetFetch``,
     the family of librdkafka #3663/#4605) after broker faults."""
     lags: dict[str, int] = {}
-    for gid in scan():
-        committed = scan.offsets.committed(gid, list(ends))
-        if not committed:
-            scan.idle(gid)
-            continue
+    for gid, committed in scan.answers(ends):
+        if isinstance(committed, KafkaException):
+            raise committed  # a drain must not call a group caught up unasked
         lag = 0
         for (topic, part), offset in committed.items():
             behind = max(0, ends[(topic, part)] - offset)
