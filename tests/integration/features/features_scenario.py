@@ -220,8 +220,8 @@ def assert_exact(observed: list[tuple[Key, dict[str, float]]],
                  dead: Sequence[dead_letter_pb2.DeadLetter] = ()) -> None:
     """Every expected window result, equal to the reference, and none
     committed twice (a replay after a failure would show as a second copy).
-    ``dead``: the run's dead letters, shown with a mismatch (an event judged
-    late is the usual cause)."""
+    ``dead``: the run's dead letters, shown with a mismatch (a record judged
+    late is there; one a window operator dropped as late is not)."""
     real = [k for k, v in observed if any(v.values())]
     assert len(real) == len(set(real)), "a window result was committed twice"
     got = dict(observed)
