@@ -152,6 +152,12 @@ class FlinkSessionComponent:
         """Run record name -> (slots, slots in use) of every registered TaskManager."""
         return taskmanager_slots(self.rest, timeout)
 
+    def running_without(self, record: str) -> bool:
+        """The job runs after TaskManager ``record`` was lost: the JobManager
+        has dropped it (until then a restart can deploy to it and fail again,
+        with the job RUNNING for a moment between) and every task runs."""
+        return record not in self.taskmanager_slots() and self.healthy()
+
     def busiest_taskmanagers(self) -> list[str]:
         """Live TaskManagers' run records, the one running most subtasks first."""
         used = {k: v[1] for k, v in self.taskmanager_slots().items()}
